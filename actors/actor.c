@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// actor.c: spawn, send, the actor's run function, and stopping.
+//
+// Design notes
+// - "Enqueue and schedule if idle" is a push followed by fetch_or of the
+//   schedule flag; only the producer that finds the flag clear posts the
+//   actor. When a run ends with empty queues, the loop clears the flag
+//   (seq_cst) and re-checks the queues; if something arrived it sets the
+//   flag again, and exactly one of it and the producer wins the fetch_or.
+// - A run handles every pending signal first, then up to `budget` user
+//   messages, re-checking the signal lane after each.
+// - Stopping (phase STOPPING): no more user messages; the newest child is
+//   sent STOP and awaited (CHILD_DOWN), then the next; with no children
+//   left the stop hook runs, the slot is marked dead, the parent is told
+//   (CHILD_DOWN, or the root's list under its lock) and the actor drops its
+//   own reference. Unread messages become dead letters when it is freed.
+// - Death happens only inside the actor's run, on its own loop (an init
+//   failure is turned into a STOPPING actor posted to its loop), which is
+//   what makes the same-loop fast path in lookup safe.
+#include "actor.h"
+
+#include <string.h>
+
+static size_t
+state_bytes(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+tr_ref
+tr__actor_ref(tr_system *sys, struct tr__actor *a)
+{
+    struct tr__slot *s = tr__slots_get(&sys->slots, a->slot);
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
+    return tr__ref_make(a->slot, (uint32_t)(w >> TR__W_GENSHIFT));
+}
+
+void
+tr__actor_release(tr_system *sys, struct tr__actor *a)
+{
+    struct tr__slot *s = tr__slots_get(&sys->slots, a->slot);
+    // acq_rel: the thread that frees sees every holder's writes.
+    uint64_t old = atomic_fetch_sub_explicit(&s->word, 1, memory_order_acq_rel);
+    if ((old & TR__W_REFS) == 1 && !(old & TR__W_ALIVE))
+        tr__actor_free(sys, a);
+}
+
+void
+tr__actor_kill(tr_system *sys, struct tr__actor *a)
+{
+    struct tr__slot *s = tr__slots_get(&sys->slots, a->slot);
+    atomic_fetch_and_explicit(&s->word, ~TR__W_ALIVE, memory_order_acq_rel);
+}
+
+struct tr__actor *
+tr__actor_lookup(tr_system *sys, struct tr__shard *sh, tr_ref r, bool *held)
+{
+    if (sh != NULL) {
+        // Same-loop fast path (see actor.h): no reference needed.
+        uint32_t idx = (uint32_t)(r.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
+        struct tr__slot *s = tr__slots_get(&sys->slots, idx);
+        if (s != NULL && idx != 0) {
+            uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+            uint64_t want = ((r.bits & TR__GEN_MASK) << TR__W_GENSHIFT) |
+                            ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT) |
+                            TR__W_ALIVE;
+            if ((w & ~TR__W_REFS) == want && (r.bits >> 48) == 0) {
+                *held = false;
+                return s->actor;
+            }
+        }
+    }
+    *held = true;
+    return tr__slots_acquire(&sys->slots, r);
+}
+
+static void
+actor_post(tr_system *sys, struct tr__actor *a, uint32_t word)
+{
+    if (word & TR__A_INBOX)
+        tr__inbox_wake(a);
+    else
+        tr__loop_post(&sys->shards[word >> TR__A_LOOP_SHIFT].loop, &a->sched);
+}
+
+// Sets the schedule flag; the caller that finds it clear posts the actor.
+static void
+actor_schedule(tr_system *sys, struct tr__actor *a)
+{
+    // seq_cst: after the caller's push (see design notes).
+    uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
+    if (!(old & TR__A_SCHED))
+        actor_post(sys, a, old);
+}
+
+void
+tr__actor_signal(tr_system *sys, struct tr__actor *a, struct tr_msg *m)
+{
+    tr__stack_push(&a->sig, &m->node);
+    actor_schedule(sys, a);
+}
+
+static void
+set_phase(struct tr__actor *a, unsigned ph)
+{
+    uint32_t w = atomic_load_explicit(&a->word, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &a->word, &w, (w & ~TR__A_PHASE_MASK) | (ph << TR__A_PHASE_SHIFT),
+        memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static void
+set_flags(struct tr__actor *a, uint32_t flags, bool on)
+{
+    if (on)
+        atomic_fetch_or_explicit(&a->word, flags, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&a->word, ~flags, memory_order_relaxed);
+}
+
+static bool
+has_flags(struct tr__actor *a, uint32_t flags)
+{
+    return (atomic_load_explicit(&a->word, memory_order_relaxed) & flags) ==
+           flags;
+}
+
+struct tr_msg *
+tr__sig_stop_alloc(int reason)
+{
+    struct tr_msg *m = tr__msg_alloc(TR__SIG_STOP, sizeof reason);
+    if (m != NULL)
+        memcpy(m->data, &reason, sizeof reason);
+    return m;
+}
+
+int
+tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+         const void *data, size_t len, uint64_t req_id)
+{
+    if (type >= TR_MSG_SYSTEM || (len != 0 && data == NULL))
+        return TR_EINVAL;
+    if (len > sys->max_msg)
+        return TR_EMSGSIZE;
+    if ((to.bits >> 48) != 0)
+        return TR_EREMOTE;
+    struct tr__shard *sh = tr__cur_shard(sys);
+    bool held;
+    struct tr__actor *a = tr__actor_lookup(sys, sh, to, &held);
+    if (a == NULL)
+        return TR_ENOACTOR;
+    struct tr_msg *m = tr__msg_alloc(type, len);
+    if (m == NULL) {
+        if (held)
+            tr__actor_release(sys, a);
+        return TR_ENOMEM;
+    }
+    if (len != 0)
+        memcpy(m->data, data, len);
+    m->from = from;
+    m->req_id = req_id;
+    tr__mpsc_push(&a->mbox, &m->node);
+    actor_schedule(sys, a);
+    tr__count(sys, sh, sent);
+    if (held)
+        tr__actor_release(sys, a);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Children
+
+static void
+link_child(struct tr__actor *p, struct tr__actor *c)
+{
+    c->sib_prev = p->child_last;
+    c->sib_next = NULL;
+    if (p->child_last != NULL)
+        p->child_last->sib_next = c;
+    p->child_last = c;
+}
+
+static void
+unlink_child(struct tr__actor **last, struct tr__actor *c)
+{
+    if (c->sib_prev != NULL)
+        c->sib_prev->sib_next = c->sib_next;
+    if (c->sib_next != NULL)
+        c->sib_next->sib_prev = c->sib_prev;
+    else
+        *last = c->sib_prev;
+    c->sib_prev = c->sib_next = NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+static void
+begin_stop(tr_ctx *ctx, int reason)
+{
+    struct tr__actor *a = ctx->a;
+    unsigned ph = tr__actor_phase(a);
+    if (ph != TR__PH_RUN && ph != TR__PH_INIT)
+        return;
+    a->reason = reason;
+    set_phase(a, TR__PH_STOPPING);
+    if (reason < 0)
+        tr__count(ctx->sys, ctx->shard, crashed);
+}
+
+static void
+handle_signals(tr_ctx *ctx)
+{
+    struct tr__actor *a = ctx->a;
+    struct tr__node *n = tr__stack_take(&a->sig);
+    while (n != NULL) {
+        struct tr__node *next =
+            atomic_load_explicit(&n->next, memory_order_relaxed);
+        struct tr_msg *m = tr__msg_of(n);
+        if (m->type == TR__SIG_STOP) {
+            int reason;
+            memcpy(&reason, m->data, sizeof reason);
+            begin_stop(ctx, reason);
+        } else if (m->type == TR__SIG_CHILD_DOWN) {
+            struct tr__actor *c;
+            memcpy(&c, m->data, sizeof c);
+            if (c == a->child_last)
+                set_flags(a, TR__A_STOP_SENT, false);
+            unlink_child(&a->child_last, c);
+            tr__actor_release(ctx->sys, c); // the parent link's reference
+        }
+        tr__msg_free(m);
+        n = next;
+    }
+}
+
+static void
+deliver(tr_ctx *ctx, struct tr_msg *m)
+{
+    int rc = ctx->a->beh->receive(ctx, m);
+    tr__msg_free(m);
+    if (rc == TR_EUNHANDLED)
+        tr__count(ctx->sys, ctx->shard, unhandled);
+    else if (rc < 0)
+        begin_stop(ctx, rc);
+    if (ctx->exit) {
+        ctx->exit = false;
+        begin_stop(ctx, ctx->exit_reason);
+    }
+}
+
+static void
+root_unlink(tr_system *sys, struct tr__actor *a)
+{
+    pthread_mutex_lock(&sys->root_lock);
+    if (sys->root_signal == a)
+        sys->root_signal = NULL;
+    unlink_child(&sys->root_last, a);
+    pthread_cond_broadcast(&sys->root_cv);
+    pthread_mutex_unlock(&sys->root_lock);
+    tr__actor_release(sys, a); // the root link's reference
+}
+
+// Advances a stopping actor. Returns TR__RUN_AGAIN to be retried (only when
+// memory for a signal was short), else TR__RUN_DONE.
+static int
+stop_progress(tr_ctx *ctx)
+{
+    struct tr__actor *a = ctx->a;
+    if (a->child_last != NULL) {
+        if (!has_flags(a, TR__A_STOP_SENT)) {
+            struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
+            if (m == NULL)
+                return TR__RUN_AGAIN;
+            set_flags(a, TR__A_STOP_SENT, true);
+            tr__actor_signal(ctx->sys, a->child_last, m);
+        }
+        return TR__RUN_DONE; // woken again by CHILD_DOWN
+    }
+    struct tr_msg *down = NULL;
+    if (a->parent != NULL) {
+        down = tr__msg_alloc(TR__SIG_CHILD_DOWN, sizeof a);
+        if (down == NULL)
+            return TR__RUN_AGAIN;
+        memcpy(down->data, &a, sizeof a);
+    }
+    if (has_flags(a, TR__A_INIT_OK) && a->beh->stop != NULL)
+        a->beh->stop(ctx, a->reason);
+    set_phase(a, TR__PH_DEAD);
+    tr__actor_kill(ctx->sys, a);
+    if (a->parent != NULL)
+        tr__actor_signal(ctx->sys, a->parent, down);
+    else
+        root_unlink(ctx->sys, a);
+    return TR__RUN_DONE;
+}
+
+static int
+actor_run(struct tr__sched *s)
+{
+    struct tr__actor *a = (struct tr__actor *)s;
+    struct tr__shard *sh = (struct tr__shard *)tr__loop_current();
+    tr_system *sys = sh->sys;
+    tr_ctx ctx = {.a = a, .sys = sys, .shard = sh,
+                  .self = tr__actor_ref(sys, a)};
+
+    if (!tr__stack_empty(&a->sig))
+        handle_signals(&ctx);
+    unsigned budget = sys->budget;
+    while (tr__actor_phase(a) == TR__PH_RUN) {
+        struct tr__node *n = tr__mpsc_pop(&a->mbox);
+        if (n == NULL)
+            break;
+        deliver(&ctx, tr__msg_of(n));
+        if (!tr__stack_empty(&a->sig))
+            handle_signals(&ctx);
+        if (--budget == 0)
+            break;
+    }
+    unsigned ph = tr__actor_phase(a);
+    if (ph == TR__PH_STOPPING) {
+        if (stop_progress(&ctx) == TR__RUN_AGAIN)
+            return TR__RUN_AGAIN;
+        ph = tr__actor_phase(a);
+    }
+    if (ph == TR__PH_DEAD) {
+        // The schedule flag stays set: nobody posts a dead actor.
+        tr__actor_release(sys, a); // its own reference
+        return TR__RUN_DONE;
+    }
+    if (ph == TR__PH_RUN && !tr__mpsc_empty(&a->mbox))
+        return TR__RUN_AGAIN;
+    // seq_cst clear, then re-check: pairs with producers' push + fetch_or.
+    atomic_fetch_and(&a->word, ~TR__A_SCHED);
+    if (!tr__stack_empty(&a->sig) ||
+        (ph == TR__PH_RUN && !tr__mpsc_empty(&a->mbox))) {
+        if (!(atomic_fetch_or(&a->word, TR__A_SCHED) & TR__A_SCHED))
+            return TR__RUN_AGAIN;
+    }
+    return TR__RUN_DONE;
+}
+
+// ---------------------------------------------------------------------------
+// Allocation and freeing
+
+int
+tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
+                uint32_t word)
+{
+    size_t ssz = b != NULL ? state_bytes(b->state_size) : 0;
+    struct tr__actor *a = tr__alloc(sizeof *a + ssz);
+    if (a == NULL)
+        return TR_ENOMEM;
+    a->sched.run = actor_run;
+    atomic_init(&a->sched.node.next, NULL);
+    tr__mpsc_init(&a->mbox);
+    tr__stack_init(&a->sig);
+    a->beh = b;
+    a->parent = a->child_last = a->sib_prev = a->sib_next = NULL;
+    a->ext = NULL;
+    atomic_init(&a->word, word);
+    a->slot = 0;
+    a->state_size = (uint32_t)ssz;
+    a->reason = 0;
+    if (ssz != 0)
+        memset(a + 1, 0, ssz);
+    tr__count(sys, tr__cur_shard(sys), created);
+    *out = a;
+    return 0;
+}
+
+void
+tr__actor_free(tr_system *sys, struct tr__actor *a)
+{
+    struct tr__shard *sh = tr__cur_shard(sys);
+    struct tr__node *n;
+    while ((n = tr__mpsc_pop(&a->mbox)) != NULL) {
+        tr__count(sys, sh, dead);
+        tr__msg_free(tr__msg_of(n));
+    }
+    n = tr__stack_take(&a->sig);
+    while (n != NULL) {
+        struct tr__node *next =
+            atomic_load_explicit(&n->next, memory_order_relaxed);
+        tr__msg_free(tr__msg_of(n));
+        n = next;
+    }
+    if (has_flags(a, TR__A_INBOX))
+        tr__inbox_destroy(a->ext);
+    if (a->slot != 0)
+        tr__slots_free(&sys->slots, a->slot);
+    tr__free(a, sizeof *a + a->state_size);
+    tr__count(sys, sh, freed);
+}
+
+// ---------------------------------------------------------------------------
+// Spawning
+
+static int
+pick_loop(tr_system *sys, struct tr__actor *parent, const tr_spawn_opts *o,
+          unsigned *out)
+{
+    enum tr_placement p = o != NULL ? o->placement : TR_PLACE_PARENT;
+    if (p == TR_PLACE_PARENT && parent != NULL) {
+        *out = tr__actor_loop(parent);
+    } else if (p == TR_PLACE_PARENT || p == TR_PLACE_ROUND_ROBIN) {
+        *out = atomic_fetch_add_explicit(&sys->rr, 1, memory_order_relaxed) %
+               sys->nloops;
+    } else if (p == TR_PLACE_LOOP && o->loop < sys->nloops) {
+        *out = o->loop;
+    } else {
+        return TR_EINVAL;
+    }
+    return 0;
+}
+
+static int
+spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
+      const tr_behavior *b, const void *arg, size_t len,
+      const tr_spawn_opts *opts)
+{
+    if (out == NULL || b == NULL || b->receive == NULL ||
+        b->state_size > UINT32_MAX - 16)
+        return TR_EINVAL;
+    *out = TR_REF_NONE;
+    unsigned loop;
+    int rc = pick_loop(sys, parent, opts, &loop);
+    if (rc != 0)
+        return rc;
+    if (parent != NULL) {
+        unsigned ph = tr__actor_phase(parent);
+        if (ph != TR__PH_RUN && ph != TR__PH_INIT)
+            return TR_ECLOSED;
+    } else if (atomic_load(&sys->closing)) {
+        return TR_ECLOSED;
+    }
+    struct tr__actor *a;
+    // Held scheduled through init, so no loop runs it before init returns.
+    rc = tr__actor_alloc(&a, sys, b,
+                         TR__A_SCHED | (TR__PH_INIT << TR__A_PHASE_SHIFT) |
+                             (loop << TR__A_LOOP_SHIFT));
+    if (rc != 0)
+        return rc;
+    tr_ref self;
+    // Two references: the actor's own and its parent's link.
+    rc = tr__slots_alloc(&sys->slots, a, loop, 2, &self);
+    if (rc != 0) {
+        tr__actor_free(sys, a);
+        return rc;
+    }
+    a->slot = (uint32_t)(self.bits >> TR__GEN_BITS);
+    a->parent = parent;
+    if (parent != NULL) {
+        link_child(parent, a);
+    } else {
+        pthread_mutex_lock(&sys->root_lock);
+        if (atomic_load(&sys->closing)) {
+            pthread_mutex_unlock(&sys->root_lock);
+            tr__actor_kill(sys, a);
+            tr__actor_release(sys, a);
+            tr__actor_release(sys, a);
+            return TR_ECLOSED;
+        }
+        a->sib_prev = sys->root_last;
+        if (sys->root_last != NULL)
+            sys->root_last->sib_next = a;
+        sys->root_last = a;
+        pthread_mutex_unlock(&sys->root_lock);
+    }
+
+    struct tr__shard *sh = tr__cur_shard(sys);
+    tr_ctx ctx = {.a = a, .sys = sys, .shard = sh, .self = self};
+    rc = b->init != NULL ? b->init(&ctx, arg, len) : 0;
+    if (rc < 0) {
+        // Never started: its loop stops its children, skips the stop hook
+        // and frees it.
+        a->reason = rc;
+        set_phase(a, TR__PH_STOPPING);
+        actor_post(sys, a, atomic_load(&a->word));
+        return rc;
+    }
+    set_flags(a, TR__A_INIT_OK, true);
+    set_phase(a, TR__PH_RUN);
+    if (ctx.exit)
+        begin_stop(&ctx, ctx.exit_reason);
+    tr__count(sys, sh, spawned);
+    *out = self;
+    // Release the flag held through init. Nothing has been consumed yet,
+    // so the mailbox is non-empty exactly when its head moved.
+    atomic_fetch_and(&a->word, ~TR__A_SCHED);
+    if (!tr__stack_empty(&a->sig) || atomic_load(&a->mbox.head) != &a->mbox.stub ||
+        tr__actor_phase(a) != TR__PH_RUN) {
+        uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
+        if (!(old & TR__A_SCHED))
+            actor_post(sys, a, old);
+    }
+    return 0;
+}
+
+int
+tr_spawn(tr_ref *out, tr_ctx *ctx, const tr_behavior *b, const void *arg,
+         size_t len, const tr_spawn_opts *opts)
+{
+    assert(ctx != NULL);
+    return spawn(out, ctx->sys, ctx->a, b, arg, len, opts);
+}
+
+int
+tr_system_spawn(tr_ref *out, tr_system *sys, const tr_behavior *b,
+                const void *arg, size_t len, const tr_spawn_opts *opts)
+{
+    return spawn(out, sys, NULL, b, arg, len, opts);
+}
+
+// ---------------------------------------------------------------------------
+// Handler API
+
+tr_ref
+tr_self(const tr_ctx *ctx)
+{
+    return ctx->self;
+}
+
+void *
+tr_state(const tr_ctx *ctx)
+{
+    return tr__actor_state(ctx->a);
+}
+
+tr_system *
+tr_ctx_system(const tr_ctx *ctx)
+{
+    return ctx->sys;
+}
+
+unsigned
+tr_ctx_loop(const tr_ctx *ctx)
+{
+    return tr__actor_loop(ctx->a);
+}
+
+tr_ref
+tr_parent(const tr_ctx *ctx)
+{
+    struct tr__actor *p = ctx->a->parent;
+    return p != NULL ? tr__actor_ref(ctx->sys, p) : TR_REF_NONE;
+}
+
+int
+tr_become(tr_ctx *ctx, const tr_behavior *b)
+{
+    if (b == NULL || b->receive == NULL ||
+        state_bytes(b->state_size) > ctx->a->state_size)
+        return TR_EINVAL;
+    ctx->a->beh = b;
+    return 0;
+}
+
+int
+tr_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len)
+{
+    return tr__send(ctx->sys, ctx->self, to, type, data, len, 0);
+}
+
+int
+tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
+         size_t len)
+{
+    if (tr_ref_is_none(msg->from))
+        return TR_ENOACTOR;
+    return tr__send(ctx->sys, ctx->self, msg->from, type, data, len,
+                    msg->req_id);
+}
+
+static int
+stop_ref(tr_system *sys, tr_ref who, int reason)
+{
+    if ((who.bits >> 48) != 0)
+        return TR_EREMOTE;
+    bool held;
+    struct tr__actor *a = tr__actor_lookup(sys, tr__cur_shard(sys), who, &held);
+    if (a == NULL)
+        return TR_ENOACTOR;
+    int rc = TR_EINVAL;
+    if (!has_flags(a, TR__A_INBOX)) {
+        struct tr_msg *m = tr__sig_stop_alloc(reason);
+        rc = TR_ENOMEM;
+        if (m != NULL) {
+            tr__actor_signal(sys, a, m);
+            rc = 0;
+        }
+    }
+    if (held)
+        tr__actor_release(sys, a);
+    return rc;
+}
+
+int
+tr_stop(tr_ctx *ctx, tr_ref who, int reason)
+{
+    return stop_ref(ctx->sys, who, reason);
+}
+
+int
+tr_system_stop(tr_system *sys, tr_ref who, int reason)
+{
+    return stop_ref(sys, who, reason);
+}
+
+void
+tr_exit(tr_ctx *ctx, int reason)
+{
+    ctx->exit = true;
+    ctx->exit_reason = reason;
+}
+
+int
+tr_system_send(tr_system *sys, tr_ref to, uint32_t type, const void *data,
+               size_t len)
+{
+    return tr__send(sys, TR_REF_NONE, to, type, data, len, 0);
+}

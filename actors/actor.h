@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// actor.h: private structures of the actor layer: actor records, the slot
+// table behind refs, per-loop shards and the system.
+//
+// Design notes
+// - A ref is node:16 | slot:24 | gen:24. The slot table never shrinks while
+//   the system is open, so any ref can be looked up safely; a slot's word
+//   holds gen:24 | loop:8 | alive:1 | refs:31. Lookup takes a reference with
+//   a CAS that fails unless gen matches and alive is set; the last release
+//   of a dead actor frees it. References are held by: the actor itself
+//   while alive, its parent's link (until the parent handles CHILD_DOWN),
+//   and any thread in the middle of a call on the ref.
+// - Fast path: an alive actor on the caller's own loop cannot die while the
+//   caller runs (death happens only on the actor's loop), so such a send
+//   skips the reference count.
+// - An actor's `word` holds its schedule flag (producers set it with
+//   fetch_or; the one that finds it clear posts the actor to its loop), its
+//   phase and flags (written only by whoever runs the actor, with RMWs so
+//   producers' bits survive) and its loop index (constant).
+// - A dead actor keeps its schedule flag set forever, so nobody posts it.
+// - The children list is owned by the parent's loop; top-level actors hang
+//   off the system's root, guarded by root_lock.
+#ifndef TR_ACTORS_ACTOR_H
+#define TR_ACTORS_ACTOR_H
+
+#include "../loop/loop.h"
+#include "../mailbox/msg.h"
+
+#include <troupe.h>
+
+#include <assert.h>
+#include <pthread.h>
+
+// Slot table.
+#define TR__SLOT_BITS  24
+#define TR__GEN_BITS   24
+#define TR__CHUNK_BITS 12
+#define TR__CHUNK      (1u << TR__CHUNK_BITS)
+#define TR__NCHUNKS    (1u << (TR__SLOT_BITS - TR__CHUNK_BITS))
+#define TR__GEN_MASK   ((1u << TR__GEN_BITS) - 1)
+#define TR__SLOT_MASK  ((1u << TR__SLOT_BITS) - 1)
+
+#define TR__W_REFS      0x7FFFFFFFull
+#define TR__W_ALIVE     (1ull << 31)
+#define TR__W_LOOPSHIFT 32
+#define TR__W_GENSHIFT  40
+#define TR__NO_LOOP     0xFFu // inboxes
+
+struct tr__actor;
+
+struct tr__slot {
+    _Atomic uint64_t word;   // see design notes; any thread
+    struct tr__actor *actor; // written under lock before word is published;
+                             // when free: next free slot index
+};
+
+struct tr__slots {
+    _Atomic(struct tr__slot *) chunk[TR__NCHUNKS]; // set once, release
+    pthread_mutex_t lock;                          // guards the fields below
+    uint32_t free_head;                            // 0: none
+    uint32_t fresh;                                // next never-used slot
+};
+
+// Actor word.
+#define TR__A_SCHED       1u
+#define TR__A_PHASE_SHIFT 8
+#define TR__A_PHASE_MASK  (0xFFu << TR__A_PHASE_SHIFT)
+#define TR__A_INIT_OK     (1u << 16) // init succeeded: the stop hook will run
+#define TR__A_INBOX       (1u << 17)
+#define TR__A_STOP_SENT   (1u << 18) // STOP sent to child_last
+#define TR__A_LOOP_SHIFT  24
+
+enum { TR__PH_INIT, TR__PH_RUN, TR__PH_STOPPING, TR__PH_DEAD };
+
+struct tr__actor {
+    struct tr__sched sched;       // loop link and run function
+    struct tr__mpsc mbox;         // user messages
+    struct tr__stack sig;         // system signals, handled first
+    const tr_behavior *beh;       // owner loop (tr_become)
+    struct tr__actor *parent;     // NULL: top level; constant
+    struct tr__actor *child_last; // newest child; owner loop
+    struct tr__actor *sib_prev;   // older sibling; parent's loop
+    struct tr__actor *sib_next;   // newer sibling; parent's loop
+    void *ext;                    // inbox: its tr_inbox
+    _Atomic uint32_t word;        // flag, phase, flags, loop (see notes)
+    uint32_t slot;                // constant
+    uint32_t state_size;          // bytes after the record, 16-aligned
+    int32_t reason;               // exit reason once stopping
+};
+
+// Counters with one writer each (a loop), read by anyone: relaxed.
+struct tr__counters {
+    _Atomic uint64_t sent, dead, unhandled, spawned, crashed, created, freed;
+};
+
+struct tr__shard {
+    struct tr__loop loop; // first: a loop pointer is a shard pointer
+    struct tr__counters c;
+    tr_system *sys;
+};
+
+struct tr_system {
+    struct tr__shard *shards;
+    unsigned nloops;
+    unsigned budget;
+    size_t max_msg;
+    _Atomic unsigned rr;
+    struct tr__counters ext; // counts from threads that are not loops
+    _Atomic int64_t inboxes;
+    _Atomic bool closing;
+    pthread_mutex_t root_lock;
+    pthread_cond_t root_cv;        // signalled when a top-level actor goes
+    struct tr__actor *root_last;   // newest top-level actor; root_lock
+    struct tr__actor *root_signal; // sent STOP by close; root_lock
+    struct tr__slots slots;        // last: large
+};
+
+struct tr_ctx {
+    struct tr__actor *a;
+    tr_system *sys;
+    struct tr__shard *shard; // the calling thread's, NULL off the loops
+    tr_ref self;
+    bool exit;
+    int exit_reason;
+};
+
+// Internal signal types (on the signal lane only).
+#define TR__SIG_STOP       (TR_MSG_SYSTEM + 1) // int reason
+#define TR__SIG_CHILD_DOWN (TR_MSG_SYSTEM + 2) // struct tr__actor *child
+
+static inline unsigned
+tr__actor_phase(struct tr__actor *a)
+{
+    return (atomic_load_explicit(&a->word, memory_order_relaxed) &
+            TR__A_PHASE_MASK) >>
+           TR__A_PHASE_SHIFT;
+}
+
+static inline unsigned
+tr__actor_loop(struct tr__actor *a)
+{
+    return atomic_load_explicit(&a->word, memory_order_relaxed) >>
+           TR__A_LOOP_SHIFT;
+}
+
+static inline void *
+tr__actor_state(struct tr__actor *a)
+{
+    return a->state_size ? (void *)(a + 1) : NULL;
+}
+
+static inline tr_ref
+tr__ref_make(uint32_t slot, uint32_t gen)
+{
+    return (tr_ref){((uint64_t)slot << TR__GEN_BITS) | gen};
+}
+
+// tr__cur_shard returns the calling thread's shard if it is one of `sys`'s
+// loops, else NULL. Thread: any.
+static inline struct tr__shard *
+tr__cur_shard(tr_system *sys)
+{
+    struct tr__shard *sh = (struct tr__shard *)tr__loop_current();
+    return sh != NULL && sh->sys == sys ? sh : NULL;
+}
+
+// tr__count adds one to a counter: a relaxed store on the caller's own
+// shard, an atomic add off the loops.
+#define tr__count(sys, sh, field)                                             \
+    do {                                                                      \
+        if ((sh) != NULL)                                                     \
+            atomic_store_explicit(                                            \
+                &(sh)->c.field,                                               \
+                atomic_load_explicit(&(sh)->c.field, memory_order_relaxed) +  \
+                    1,                                                        \
+                memory_order_relaxed);                                        \
+        else                                                                  \
+            atomic_fetch_add_explicit(&(sys)->ext.field, 1,                   \
+                                      memory_order_relaxed);                  \
+    } while (0)
+
+// slots.c
+int tr__slots_init(struct tr__slots *t);
+void tr__slots_fini(struct tr__slots *t);
+// tr__slots_alloc binds a fresh slot to `a` with `refs` references, alive.
+// Returns 0 or TR_ELIMIT/TR_ENOMEM. Thread: any.
+int tr__slots_alloc(struct tr__slots *t, struct tr__actor *a, unsigned loop,
+                    uint32_t refs, tr_ref *out);
+// tr__slots_free recycles a slot whose actor is dead and unreferenced.
+void tr__slots_free(struct tr__slots *t, uint32_t slot);
+struct tr__slot *tr__slots_get(struct tr__slots *t, uint32_t slot);
+// tr__slots_acquire returns the actor named by `r` with a reference held,
+// or NULL. Thread: any.
+struct tr__actor *tr__slots_acquire(struct tr__slots *t, tr_ref r);
+
+// actor.c
+// tr__actor_lookup returns the live actor named by `r`, setting *held when
+// it took a reference (release it with tr__actor_release), or NULL.
+struct tr__actor *tr__actor_lookup(tr_system *sys, struct tr__shard *sh,
+                                   tr_ref r, bool *held);
+void tr__actor_release(tr_system *sys, struct tr__actor *a);
+// tr__actor_signal queues signal `m` on `a` and schedules it. Thread: any.
+void tr__actor_signal(tr_system *sys, struct tr__actor *a, struct tr_msg *m);
+// tr__actor_kill marks `a` dead in the slot table (new lookups fail).
+void tr__actor_kill(tr_system *sys, struct tr__actor *a);
+tr_ref tr__actor_ref(tr_system *sys, struct tr__actor *a);
+int tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+             const void *data, size_t len, uint64_t req_id);
+struct tr_msg *tr__sig_stop_alloc(int reason);
+int tr__actor_alloc(struct tr__actor **out, tr_system *sys,
+                    const tr_behavior *b, uint32_t word);
+// tr__actor_free frees a dead, unreferenced actor, or one never published
+// (slot 0): unread messages count as dead letters.
+void tr__actor_free(tr_system *sys, struct tr__actor *a);
+
+// inbox.c
+void tr__inbox_wake(struct tr__actor *a);
+void tr__inbox_destroy(tr_inbox *ib);
+
+#endif // TR_ACTORS_ACTOR_H

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// system.c: opening a system, its root, statistics and shutdown.
+#define _GNU_SOURCE
+#include "actor.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_BUDGET  64
+#define DEFAULT_MAX_MSG (64u << 20)
+#define MAX_LOOPS       254 // the slot word keeps 8 bits; 0xFF is "none"
+
+static void
+stop_loops(tr_system *sys, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        tr__loop_stop(&sys->shards[i].loop);
+}
+
+static void
+system_free(tr_system *sys)
+{
+    tr__free(sys->shards, sys->nloops * sizeof *sys->shards);
+    tr__slots_fini(&sys->slots);
+    pthread_cond_destroy(&sys->root_cv);
+    pthread_mutex_destroy(&sys->root_lock);
+    tr__free(sys, sizeof *sys);
+}
+
+int
+tr_system_open(tr_system **out, const tr_config *cfg)
+{
+    tr_config c = cfg != NULL ? *cfg : (tr_config){0};
+    if (out == NULL || c.loops > MAX_LOOPS || c.max_msg_size > UINT32_MAX)
+        return TR_EINVAL;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    if (c.loops == 0)
+        c.loops = ncpu > MAX_LOOPS ? MAX_LOOPS : (unsigned)ncpu;
+    tr_system *sys = tr__zalloc(sizeof *sys);
+    if (sys == NULL)
+        return TR_ENOMEM;
+    sys->nloops = c.loops;
+    sys->budget = c.budget != 0 ? c.budget : DEFAULT_BUDGET;
+    sys->max_msg = c.max_msg_size != 0 ? c.max_msg_size : DEFAULT_MAX_MSG;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int bad = tr__slots_init(&sys->slots) != 0;
+    bad |= pthread_mutex_init(&sys->root_lock, NULL) != 0;
+    bad |= pthread_cond_init(&sys->root_cv, &ca) != 0;
+    pthread_condattr_destroy(&ca);
+    sys->shards = tr__zalloc(c.loops * sizeof *sys->shards);
+    if (bad || sys->shards == NULL) {
+        system_free(sys);
+        return TR_ENOMEM;
+    }
+    for (unsigned i = 0; i < c.loops; i++) {
+        sys->shards[i].sys = sys;
+        int rc = tr__loop_start(&sys->shards[i].loop, i,
+                                c.pin ? (int)(i % (unsigned)ncpu) : -1);
+        if (rc != 0) {
+            stop_loops(sys, i);
+            system_free(sys);
+            return rc;
+        }
+    }
+    *out = sys;
+    return 0;
+}
+
+unsigned
+tr_system_loops(tr_system *sys)
+{
+    return sys->nloops;
+}
+
+static uint64_t
+rd(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void
+add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
+             struct tr__counters *c)
+{
+    st->msgs_sent += rd(&c->sent);
+    st->dead_letters += rd(&c->dead);
+    st->unhandled += rd(&c->unhandled);
+    st->actors_spawned += rd(&c->spawned);
+    st->actors_crashed += rd(&c->crashed);
+    *created += rd(&c->created);
+    *freed += rd(&c->freed);
+}
+
+void
+tr_system_stats(tr_system *sys, tr_stats *out)
+{
+    uint64_t created = 0, freed = 0;
+    memset(out, 0, sizeof *out);
+    add_counters(out, &created, &freed, &sys->ext);
+    for (unsigned i = 0; i < sys->nloops; i++)
+        add_counters(out, &created, &freed, &sys->shards[i].c);
+    out->actors_live = created >= freed ? created - freed : 0;
+}
+
+static struct timespec
+ts_of(int64_t ns)
+{
+    return (struct timespec){.tv_sec = ns / 1000000000,
+                             .tv_nsec = ns % 1000000000};
+}
+
+int
+tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
+{
+    assert(tr__cur_shard(sys) == NULL && "tr_system_close on a loop thread");
+    if (atomic_load(&sys->inboxes) != 0)
+        return TR_EBUSY;
+    atomic_store(&sys->closing, true);
+    int64_t end = timeout_ms < 0 ? INT64_MAX
+                                 : tr__now_ns() + timeout_ms * 1000000;
+
+    // Stop top-level actors newest first, one at a time; each stops its
+    // own subtree before it goes.
+    pthread_mutex_lock(&sys->root_lock);
+    while (sys->root_last != NULL) {
+        int64_t wake = end;
+        if (sys->root_signal != sys->root_last) {
+            struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
+            if (m != NULL) {
+                sys->root_signal = sys->root_last;
+                tr__actor_signal(sys, sys->root_last, m);
+            } else {
+                wake = tr__now_ns() + 1000000; // retry the allocation soon
+            }
+        }
+        if (wake == INT64_MAX) {
+            pthread_cond_wait(&sys->root_cv, &sys->root_lock);
+            continue;
+        }
+        if (tr__now_ns() >= end) {
+            pthread_mutex_unlock(&sys->root_lock);
+            return TR_ETIMEDOUT;
+        }
+        struct timespec ts = ts_of(wake < end ? wake : end);
+        pthread_cond_timedwait(&sys->root_cv, &sys->root_lock, &ts);
+    }
+    pthread_mutex_unlock(&sys->root_lock);
+
+    stop_loops(sys, sys->nloops);
+    tr_stats st;
+    tr_system_stats(sys, &st);
+    if (final != NULL)
+        *final = st;
+    system_free(sys);
+    return 0;
+}

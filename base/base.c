@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+#define _POSIX_C_SOURCE 200809L
+#include "base.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if TR_USE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+void *
+tr__alloc(size_t size)
+{
+    return malloc(size);
+}
+
+void *
+tr__zalloc(size_t size)
+{
+    return calloc(1, size);
+}
+
+void
+tr__free(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+#if TR_USE_JEMALLOC
+    // A sized free skips jemalloc's size lookup.
+    sdallocx(p, size, 0);
+#else
+    (void)size;
+    free(p);
+#endif
+}
+
+int64_t
+tr__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+#include <troupe.h>
+
+const char *
+tr_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+#define X(n, c, s)                                                            \
+    case c:                                                                   \
+        return s;
+        TR_ERRORS(X)
+#undef X
+    default:
+        return "unknown error";
+    }
+}
+
+const char *
+tr_errname(int err)
+{
+    switch (err) {
+    case 0:
+        return "TR_OK";
+#define X(n, c, s)                                                            \
+    case c:                                                                   \
+        return "TR_" #n;
+        TR_ERRORS(X)
+#undef X
+    default:
+        return "TR_E?";
+    }
+}
+
+int64_t
+tr_now_ns(void)
+{
+    return tr__now_ns();
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// base.h: the bottom layer: allocation, clock, atomics. Everything above
+// allocates through tr__alloc/tr__free so the allocator is one switch
+// (TR_ALLOCATOR=jemalloc|libc) and sized frees reach jemalloc.
+#ifndef TR_BASE_H
+#define TR_BASE_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define TR_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define TR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define TR_LIKELY(x)   (x)
+#define TR_UNLIKELY(x) (x)
+#endif
+
+// TR_CACHELINE separates fields written by different threads.
+#define TR_CACHELINE 64
+
+// tr__alloc returns `size` bytes or NULL. Thread: any.
+void *tr__alloc(size_t size);
+
+// tr__zalloc returns `size` zeroed bytes or NULL. Thread: any.
+void *tr__zalloc(size_t size);
+
+// tr__free frees `p` (NULL is ignored), which tr__alloc/tr__zalloc returned
+// for exactly `size` bytes. Thread: any.
+void tr__free(void *p, size_t size);
+
+// tr__now_ns is CLOCK_MONOTONIC in nanoseconds. Thread: any.
+int64_t tr__now_ns(void);
+
+// tr__cpu_relax tells the CPU we are spinning.
+static inline void
+tr__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#endif // TR_BASE_H

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// loop.h: per-core loop threads that run schedulables.
+//
+// A loop does not know what an actor is. It runs *schedulables*: records
+// with a run function. run() returns TR__RUN_AGAIN to go to the back of the
+// run queue, or TR__RUN_DONE to be forgotten until someone posts it again.
+//
+// Design notes
+// - Each loop has a local run queue (owner thread only, no atomics) and a
+//   ready queue (tr__mpsc) that other threads post into.
+// - The caller guarantees a schedulable is queued at most once at a time
+//   (actors do it with their schedule flag), so one link field suffices.
+// - Sleeping: an idle loop spins briefly, then sets `sleeping`, re-checks
+//   its ready queue and blocks on its eventfd. A poster pushes, then
+//   exchanges `sleeping` to 0 and writes the eventfd only if it was 1. Both
+//   sides use seq_cst, so either the loop sees the push or the poster sees
+//   the flag (store-load pairing). A busy loop pays no syscall per message.
+#ifndef TR_LOOP_LOOP_H
+#define TR_LOOP_LOOP_H
+
+#include "../mailbox/mpsc.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+enum { TR__RUN_DONE = 0, TR__RUN_AGAIN = 1 };
+
+struct tr__sched {
+    struct tr__node node; // link in a run or ready queue
+    int (*run)(struct tr__sched *s);
+};
+
+struct tr__loop {
+    // Written by other threads.
+    alignas(TR_CACHELINE) struct tr__mpsc ready;
+    _Atomic int sleeping; // 1 while blocked or about to block on efd
+    _Atomic bool quit;
+    // Owner thread only (after start).
+    alignas(TR_CACHELINE) struct tr__node *rq_head;
+    struct tr__node *rq_tail;
+    int efd;
+    unsigned index;
+    int cpu; // -1: not pinned
+    pthread_t thread;
+    _Atomic uint64_t wakeups; // eventfd writes received; relaxed, stats
+};
+
+// tr__loop_start initialises `l` and starts its thread, pinned to `cpu`
+// unless it is negative. Returns 0 or TR_ESYS. Thread: any.
+int tr__loop_start(struct tr__loop *l, unsigned index, int cpu);
+
+// tr__loop_stop tells the loop to exit once its run queues are empty, and
+// joins its thread. Thread: any but the loop's own.
+void tr__loop_stop(struct tr__loop *l);
+
+// tr__loop_current returns the loop the calling thread runs, or NULL.
+// Thread: any.
+struct tr__loop *tr__loop_current(void);
+
+// tr__loop_post queues `s` to run on `l`: straight into the local run
+// queue when called from `l`'s own thread, else through the ready queue,
+// waking `l` if it sleeps. Thread: any.
+void tr__loop_post(struct tr__loop *l, struct tr__sched *s);
+
+#endif // TR_LOOP_LOOP_H
