@@ -47,7 +47,7 @@ tr__msg_free(struct tr_msg *m)
 static inline struct tr_msg *
 tr__msg_of(struct tr__node *n)
 {
-    return (struct tr_msg *)n; // node is the first member
+    return tr__container_of(n, struct tr_msg, node);
 }
 
 #endif // TR_MAILBOX_MSG_H
