@@ -304,8 +304,8 @@ actor_run(struct tr__sched *s)
     struct tr__actor *a = (struct tr__actor *)s;
     struct tr__shard *sh = (struct tr__shard *)tr__loop_current();
     tr_system *sys = sh->sys;
-    tr_ctx ctx = {.a = a, .sys = sys, .shard = sh,
-                  .self = tr__actor_ref(sys, a)};
+    tr_ctx ctx = {
+        .a = a, .sys = sys, .shard = sh, .self = tr__actor_ref(sys, a)};
 
     if (!tr__stack_empty(&a->sig))
         handle_signals(&ctx);
@@ -491,7 +491,8 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     // Release the flag held through init. Nothing has been consumed yet,
     // so the mailbox is non-empty exactly when its head moved.
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
-    if (!tr__stack_empty(&a->sig) || atomic_load(&a->mbox.head) != &a->mbox.stub ||
+    if (!tr__stack_empty(&a->sig) ||
+        atomic_load(&a->mbox.head) != &a->mbox.stub ||
         tr__actor_phase(a) != TR__PH_RUN) {
         uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
         if (!(old & TR__A_SCHED))

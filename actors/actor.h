@@ -168,17 +168,17 @@ tr__cur_shard(tr_system *sys)
 
 // tr__count adds one to a counter: a relaxed store on the caller's own
 // shard, an atomic add off the loops.
-#define tr__count(sys, sh, field)                                             \
-    do {                                                                      \
-        if ((sh) != NULL)                                                     \
-            atomic_store_explicit(                                            \
-                &(sh)->c.field,                                               \
-                atomic_load_explicit(&(sh)->c.field, memory_order_relaxed) +  \
-                    1,                                                        \
-                memory_order_relaxed);                                        \
-        else                                                                  \
-            atomic_fetch_add_explicit(&(sys)->ext.field, 1,                   \
-                                      memory_order_relaxed);                  \
+#define tr__count(sys, sh, field)                                            \
+    do {                                                                     \
+        if ((sh) != NULL)                                                    \
+            atomic_store_explicit(                                           \
+                &(sh)->c.field,                                              \
+                atomic_load_explicit(&(sh)->c.field, memory_order_relaxed) + \
+                    1,                                                       \
+                memory_order_relaxed);                                       \
+        else                                                                 \
+            atomic_fetch_add_explicit(&(sys)->ext.field, 1,                  \
+                                      memory_order_relaxed);                 \
     } while (0)
 
 // slots.c

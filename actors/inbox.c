@@ -105,8 +105,8 @@ int
 tr_inbox_recv(tr_inbox *ib, tr_msg **out, int64_t timeout_ms)
 {
     struct tr__actor *a = ib->a;
-    int64_t end = timeout_ms < 0 ? INT64_MAX
-                                 : tr__now_ns() + timeout_ms * 1000000;
+    int64_t end =
+        timeout_ms < 0 ? INT64_MAX : tr__now_ns() + timeout_ms * 1000000;
     int rc = 0;
     pthread_mutex_lock(&ib->mu);
     for (;;) {

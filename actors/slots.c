@@ -58,8 +58,7 @@ tr__slots_alloc(struct tr__slots *t, struct tr__actor *a, unsigned loop,
             return TR_ELIMIT;
         }
         unsigned ci = idx >> TR__CHUNK_BITS;
-        if (atomic_load_explicit(&t->chunk[ci], memory_order_relaxed) ==
-            NULL) {
+        if (atomic_load_explicit(&t->chunk[ci], memory_order_relaxed) == NULL) {
             struct tr__slot *c = tr__alloc(TR__CHUNK * sizeof *c);
             if (c == NULL) {
                 pthread_mutex_unlock(&t->lock);
@@ -76,8 +75,8 @@ tr__slots_alloc(struct tr__slots *t, struct tr__actor *a, unsigned loop,
         s = tr__slots_get(t, idx);
     }
     s->actor = a;
-    uint64_t gen = word_gen(atomic_load_explicit(&s->word,
-                                                 memory_order_relaxed));
+    uint64_t gen =
+        word_gen(atomic_load_explicit(&s->word, memory_order_relaxed));
     // release: publishes s->actor and the actor's fields to lookups.
     atomic_store_explicit(&s->word,
                           (gen << TR__W_GENSHIFT) |

@@ -123,8 +123,8 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     if (atomic_load(&sys->inboxes) != 0)
         return TR_EBUSY;
     atomic_store(&sys->closing, true);
-    int64_t end = timeout_ms < 0 ? INT64_MAX
-                                 : tr__now_ns() + timeout_ms * 1000000;
+    int64_t end =
+        timeout_ms < 0 ? INT64_MAX : tr__now_ns() + timeout_ms * 1000000;
 
     // Stop top-level actors newest first, one at a time; each stops its
     // own subtree before it goes.

@@ -11,16 +11,28 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+// With jemalloc, the runtime calls its own entry points (mallocx,
+// sdallocx) rather than malloc: they name jemalloc whatever malloc the
+// program resolved to (a program linking libtroupe.so gets glibc's malloc
+// first in symbol order), and the sized free skips a size lookup.
 void *
 tr__alloc(size_t size)
 {
+#if TR_USE_JEMALLOC
+    return mallocx(size ? size : 1, 0);
+#else
     return malloc(size);
+#endif
 }
 
 void *
 tr__zalloc(size_t size)
 {
+#if TR_USE_JEMALLOC
+    return mallocx(size ? size : 1, MALLOCX_ZERO);
+#else
     return calloc(1, size);
+#endif
 }
 
 void
@@ -29,8 +41,7 @@ tr__free(void *p, size_t size)
     if (p == NULL)
         return;
 #if TR_USE_JEMALLOC
-    // A sized free skips jemalloc's size lookup.
-    sdallocx(p, size, 0);
+    sdallocx(p, size ? size : 1, 0);
 #else
     (void)size;
     free(p);
@@ -53,8 +64,8 @@ tr_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-#define X(n, c, s)                                                            \
-    case c:                                                                   \
+#define X(n, c, s) \
+    case c:        \
         return s;
         TR_ERRORS(X)
 #undef X
@@ -69,8 +80,8 @@ tr_errname(int err)
     switch (err) {
     case 0:
         return "TR_OK";
-#define X(n, c, s)                                                            \
-    case c:                                                                   \
+#define X(n, c, s) \
+    case c:        \
         return "TR_" #n;
         TR_ERRORS(X)
 #undef X

@@ -21,7 +21,7 @@
 #endif
 
 // tr__container_of returns the struct of `type` whose `member` is at `ptr`.
-#define tr__container_of(ptr, type, member)                                   \
+#define tr__container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 // TR_CACHELINE separates fields written by different threads.

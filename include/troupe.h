@@ -34,18 +34,18 @@ extern "C" {
 // Errors
 
 // TR_ERRORS lists every error code: name, value, text.
-#define TR_ERRORS(X)                                                          \
-    X(EINVAL, -1, "invalid argument")                                         \
-    X(ENOMEM, -2, "out of memory")                                            \
-    X(EFULL, -3, "mailbox is at capacity; nothing was queued")                \
-    X(ENOACTOR, -4, "no such actor (stale or unknown ref)")                   \
-    X(EMSGSIZE, -5, "message is larger than the configured maximum")          \
-    X(ETIMEDOUT, -6, "deadline passed")                                       \
-    X(ECLOSED, -7, "the system or actor is shutting down")                    \
-    X(EUNHANDLED, -8, "message type not handled by this behaviour")           \
-    X(EBUSY, -9, "resource busy; try again later")                            \
-    X(ELIMIT, -10, "a configured limit was reached")                          \
-    X(ESYS, -11, "operating system call failed")                              \
+#define TR_ERRORS(X)                                                 \
+    X(EINVAL, -1, "invalid argument")                                \
+    X(ENOMEM, -2, "out of memory")                                   \
+    X(EFULL, -3, "mailbox is at capacity; nothing was queued")       \
+    X(ENOACTOR, -4, "no such actor (stale or unknown ref)")          \
+    X(EMSGSIZE, -5, "message is larger than the configured maximum") \
+    X(ETIMEDOUT, -6, "deadline passed")                              \
+    X(ECLOSED, -7, "the system or actor is shutting down")           \
+    X(EUNHANDLED, -8, "message type not handled by this behaviour")  \
+    X(EBUSY, -9, "resource busy; try again later")                   \
+    X(ELIMIT, -10, "a configured limit was reached")                 \
+    X(ESYS, -11, "operating system call failed")                     \
     X(EREMOTE, -12, "ref names another node and no transport is registered")
 
 enum tr_err {
@@ -193,8 +193,7 @@ TR_API unsigned tr_system_loops(tr_system *sys);
 // tr_system_close again to keep waiting - or TR_EBUSY, with nothing done, if
 // an inbox is still allocated.
 // Ownership: on 0, `sys` is freed. Thread: non-loop thread.
-TR_API int tr_system_close(tr_system *sys, int64_t timeout_ms,
-                           tr_stats *final);
+TR_API int tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final);
 
 // ---------------------------------------------------------------------------
 // Spawning

@@ -20,11 +20,11 @@
 #define TEST_WAIT_MS 20000
 
 // test_main runs `tests`, passing argv[1] as a name filter if given.
-#define test_main(group, tests, argc, argv)                                   \
-    do {                                                                      \
-        if ((argc) > 1)                                                       \
-            cmocka_set_test_filter((argv)[1]);                                \
-        return cmocka_run_group_tests_name(group, tests, NULL, NULL);         \
+#define test_main(group, tests, argc, argv)                           \
+    do {                                                              \
+        if ((argc) > 1)                                               \
+            cmocka_set_test_filter((argv)[1]);                        \
+        return cmocka_run_group_tests_name(group, tests, NULL, NULL); \
     } while (0)
 
 // test_recv takes the next inbox message and checks its type.

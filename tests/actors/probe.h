@@ -11,16 +11,16 @@
 #include <string.h>
 
 enum {
-    P_ECHO = 1,  // reply P_ECHO with the same payload
-    P_CRASH,     // return the int payload as an error
-    P_EXIT,      // tr_exit with the int payload, then reply P_ECHO
-    P_BECOME,    // become probe_b
-    P_WHO,       // reply P_WHO with the behaviour's letter
-    P_WHERE,     // reply P_WHERE with the loop index (unsigned)
-    P_SPAWN,     // spawn a probe child (payload: tr_spawn_opts), reply P_SPAWNED
-    P_SPAWNED,   // payload: int rc, tr_ref child
-    P_STOPPED,   // sent by the stop hook: int reason
-    P_BLOCK,     // set *(_Atomic int *) payload to 2, spin until it is 0
+    P_ECHO = 1, // reply P_ECHO with the same payload
+    P_CRASH,    // return the int payload as an error
+    P_EXIT,     // tr_exit with the int payload, then reply P_ECHO
+    P_BECOME,   // become probe_b
+    P_WHO,      // reply P_WHO with the behaviour's letter
+    P_WHERE,    // reply P_WHERE with the loop index (unsigned)
+    P_SPAWN,    // spawn a probe child (payload: tr_spawn_opts), reply P_SPAWNED
+    P_SPAWNED,  // payload: int rc, tr_ref child
+    P_STOPPED,  // sent by the stop hook: int reason
+    P_BLOCK,    // set *(_Atomic int *) payload to 2, spin until it is 0
 };
 
 struct probe {
@@ -98,8 +98,8 @@ probe_common(tr_ctx *ctx, const tr_msg *m, char who)
         tr_spawn_opts o;
         memcpy(&o, tr_msg_data(m), sizeof o);
         struct probe *p = tr_state(ctx);
-        out.rc = tr_spawn(&out.child, ctx, &probe, &p->report,
-                          sizeof p->report, &o);
+        out.rc =
+            tr_spawn(&out.child, ctx, &probe, &p->report, sizeof p->report, &o);
         return tr_reply(ctx, m, P_SPAWNED, &out, sizeof out);
     }
     case P_BLOCK: {
@@ -132,8 +132,7 @@ static inline tr_ref
 probe_spawn(tr_system *sys, tr_inbox *ib, const tr_spawn_opts *o)
 {
     tr_ref r, rep = tr_inbox_ref(ib);
-    assert_int_equal(tr_system_spawn(&r, sys, &probe, &rep, sizeof rep, o),
-                     0);
+    assert_int_equal(tr_system_spawn(&r, sys, &probe, &rep, sizeof rep, o), 0);
     return r;
 }
 

@@ -61,18 +61,16 @@ test_stale_and_bad_refs_fail_cleanly(void **state)
     assert_false(tr_ref_eq(p, q));
     assert_int_equal(tr_system_send(sys, p, P_ECHO, NULL, 0), TR_ENOACTOR);
     // Refs nobody ever had.
-    assert_int_equal(tr_system_send(sys, TR_REF_NONE, 1, NULL, 0),
-                     TR_ENOACTOR);
+    assert_int_equal(tr_system_send(sys, TR_REF_NONE, 1, NULL, 0), TR_ENOACTOR);
     assert_int_equal(tr_system_send(sys, (tr_ref){0xFFFFFFFFFFull}, 1, NULL, 0),
                      TR_ENOACTOR);
     assert_int_equal(tr_system_send(sys, (tr_ref){q.bits ^ 1}, 1, NULL, 0),
                      TR_ENOACTOR);
-    assert_int_equal(tr_system_send(sys, (tr_ref){q.bits | (7ull << 48)}, 1,
-                                    NULL, 0),
-                     TR_EREMOTE);
+    assert_int_equal(
+        tr_system_send(sys, (tr_ref){q.bits | (7ull << 48)}, 1, NULL, 0),
+        TR_EREMOTE);
     // Reserved types and missing data are refused.
-    assert_int_equal(tr_system_send(sys, q, TR_MSG_SYSTEM, NULL, 0),
-                     TR_EINVAL);
+    assert_int_equal(tr_system_send(sys, q, TR_MSG_SYSTEM, NULL, 0), TR_EINVAL);
     assert_int_equal(tr_system_send(sys, q, 1, NULL, 4), TR_EINVAL);
     tr_inbox_free(ib);
     test_close(sys);
@@ -270,8 +268,8 @@ test_placement(void **state)
     // Children default to the parent's loop.
     tr_ref c = spawn_child(ib, p, (tr_spawn_opts){0}, 0);
     assert_int_equal(where(ib, c), 1);
-    c = spawn_child(ib, p, (tr_spawn_opts){.placement = TR_PLACE_LOOP, .loop = 2},
-                    0);
+    c = spawn_child(ib, p,
+                    (tr_spawn_opts){.placement = TR_PLACE_LOOP, .loop = 2}, 0);
     assert_int_equal(where(ib, c), 2);
     spawn_child(ib, p, (tr_spawn_opts){.placement = TR_PLACE_LOOP, .loop = 3},
                 TR_EINVAL);

@@ -145,8 +145,7 @@ test_per_pair_fifo_across_loops_and_threads(void **state)
     struct thread_sender ts[THREADS];
     for (uint32_t i = 0; i < THREADS; i++) {
         ts[i] = (struct thread_sender){sys, recv, SENDERS + i, 0};
-        assert_int_equal(pthread_create(&th[i], NULL, thread_send, &ts[i]),
-                         0);
+        assert_int_equal(pthread_create(&th[i], NULL, thread_send, &ts[i]), 0);
     }
     for (uint32_t i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);

@@ -15,9 +15,9 @@
 
 struct tree_arg {
     int depth;
-    int parent;   // node id, -1 for the root
-    int index;    // position among its siblings, in spawn order
-    bool spread;  // children round-robin over the loops
+    int parent;  // node id, -1 for the root
+    int index;   // position among its siblings, in spawn order
+    bool spread; // children round-robin over the loops
 };
 
 // Filled by actors, read by the test thread after tr_system_close.
@@ -47,8 +47,8 @@ node_init(tr_ctx *ctx, const void *arg, size_t len)
     index_of[n->id] = a.index;
     if (a.depth == 0)
         return 0;
-    tr_spawn_opts o = {.placement = a.spread ? TR_PLACE_ROUND_ROBIN
-                                             : TR_PLACE_PARENT};
+    tr_spawn_opts o = {.placement =
+                           a.spread ? TR_PLACE_ROUND_ROBIN : TR_PLACE_PARENT};
     for (int i = 0; i < BREADTH; i++) {
         struct tree_arg c = {a.depth - 1, n->id, i, false};
         tr_ref r;
@@ -141,8 +141,8 @@ run_tree(unsigned loops, bool spread)
     assert_int_equal(st.actors_live, 0);
     assert_int_equal(atomic_load(&stop_clock), NODES);
     check_order();
-    print_message("%d actors on %u loops: spawn %.0f ms, stop %.0f ms\n",
-                  NODES, loops, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+    print_message("%d actors on %u loops: spawn %.0f ms, stop %.0f ms\n", NODES,
+                  loops, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
 }
 
 static void

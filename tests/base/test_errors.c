@@ -8,8 +8,8 @@ static void
 test_every_code_has_text_and_name(void **state)
 {
     (void)state;
-#define X(n, c, s)                                                            \
-    assert_string_equal(tr_strerror(TR_##n), s);                              \
+#define X(n, c, s)                               \
+    assert_string_equal(tr_strerror(TR_##n), s); \
     assert_string_equal(tr_errname(TR_##n), "TR_" #n);
     TR_ERRORS(X)
 #undef X

@@ -11,7 +11,7 @@
 struct job {
     struct tr__sched s; // first
     _Atomic unsigned runs;
-    unsigned again;     // runs to ask for before finishing
+    unsigned again; // runs to ask for before finishing
     _Atomic bool on_loop;
     struct tr__loop *loop;
 };

@@ -36,7 +36,7 @@ test_push_pop_keeps_order(void **state)
     assert_true(tr__mpsc_empty(&q));
 }
 
-#define PRODUCERS 4
+#define PRODUCERS    4
 #define PER_PRODUCER 100000
 
 struct producer {
@@ -66,8 +66,8 @@ test_many_producers_lose_nothing_and_keep_order(void **state)
     pthread_t th[PRODUCERS];
     struct producer p[PRODUCERS];
     for (unsigned i = 0; i < PRODUCERS; i++) {
-        p[i] = (struct producer){&q, calloc(PER_PRODUCER, sizeof(struct item)),
-                                 i};
+        p[i] =
+            (struct producer){&q, calloc(PER_PRODUCER, sizeof(struct item)), i};
         assert_non_null(p[i].items);
         assert_int_equal(pthread_create(&th[i], NULL, produce, &p[i]), 0);
     }
@@ -124,8 +124,7 @@ test_stack_take_returns_push_order(void **state)
         p[i] = (struct stack_producer){
             &s, calloc(PER_PRODUCER, sizeof(struct item)), i};
         assert_non_null(p[i].items);
-        assert_int_equal(pthread_create(&th[i], NULL, stack_produce, &p[i]),
-                         0);
+        assert_int_equal(pthread_create(&th[i], NULL, stack_produce, &p[i]), 0);
     }
     unsigned next[PRODUCERS] = {0};
     unsigned got = 0;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Copyright 2026 the troupe authors
+#
+# deps.sh [extra-package...]: installs the Debian packages troupe needs
+# that are not installed yet (with sudo when not root). Does nothing, and
+# needs no network, when everything is there.
+set -euo pipefail
+
+need=(cmake make gcc clang clang-format pkg-config
+      libjemalloc-dev libcmocka-dev "$@")
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Copyright 2026 the troupe authors
+#
+# test.sh: the README's test command. Installs what is missing, then builds
+# with warnings as errors and runs the whole suite four ways: optimised with
+# gcc, optimised with clang, AddressSanitizer+UBSan (gcc) and
+# ThreadSanitizer (clang); checks the formatting and builds a small program
+# against the installed library. Build trees go to build/<variant>.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/deps.sh
+
+jobs=$(nproc)
+passed=0
+failed=0
+start=$(date +%s)
+
+# variant NAME CC cmake-args...: configure, build and run ctest.
+variant() {
+    local name=$1 cc=$2
+    shift 2
+    echo "== $name ($cc $*)"
+    CC=$cc cmake -S . -B "build/$name" -DTR_WERROR=ON "$@" >/dev/null
+    cmake --build "build/$name" -j"$jobs" >"build/$name.log" 2>&1 ||
+        { cat "build/$name.log"; exit 1; }
+    local out rc=0
+    out=$(cd "build/$name" && ctest --output-on-failure 2>&1) || rc=$?
+    echo "$out" | grep -E "tests passed|Test +#" || true
+    local total fails
+    total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')
+    fails=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
+    passed=$((passed + ${total:-0} - ${fails:-0}))
+    failed=$((failed + ${fails:-0}))
+    if [ "$rc" -ne 0 ]; then
+        echo "$out" | tail -60
+        echo "test: $passed passed, $failed failed"
+        exit 1
+    fi
+}
+
+variant release gcc -DCMAKE_BUILD_TYPE=Release
+variant clang clang -DCMAKE_BUILD_TYPE=Release
+variant asan gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=address \
+    -DTR_BENCH=OFF -DTR_EXAMPLES=OFF
+variant tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=thread \
+    -DTR_BENCH=OFF -DTR_EXAMPLES=OFF
+
+echo "== format"
+tools/format-check.sh
+echo "== consumer (installed headers, pkg-config and find_package)"
+tools/consumer-check.sh build/release
+
+echo "test: all variants done in $(($(date +%s) - start)) s"
+echo "test: $passed passed, $failed failed"
