@@ -9,8 +9,12 @@
 //   actor. When a run ends with empty queues, the loop clears the flag
 //   (seq_cst) and re-checks the queues; if something arrived it sets the
 //   flag again, and exactly one of it and the producer wins the fetch_or.
-// - A run handles every pending signal first, then up to `budget` user
-//   messages, re-checking the signal lane after each.
+// - A run handles every pending signal first, then user messages until
+//   `budget` is spent, re-checking the signal lane after each. Each message
+//   handled and each message sent costs one unit (as sends cost an Erlang
+//   process reductions): a producer on the same loop as its consumer yields
+//   after about as many sends as the consumer gets to handle per turn, so
+//   its backlog stays bounded by the budget instead of growing every turn.
 // - Stopping (phase STOPPING): no more user messages; the newest child is
 //   sent STOP and awaited (CHILD_DOWN), then the next; with no children
 //   left the stop hook runs, the slot is marked dead, the parent is told
@@ -86,10 +90,15 @@ actor_post(tr_system *sys, struct tr__actor *a, uint32_t word)
 }
 
 // Sets the schedule flag; the caller that finds it clear posts the actor.
+// A seq_cst load that sees the flag already set is enough, and spares the
+// RMW while an actor works through a burst: the load follows the caller's
+// push in the total order, and the loop's clearing of the flag follows the
+// load, so the loop's re-check of the queue sees the push.
 static void
 actor_schedule(tr_system *sys, struct tr__actor *a)
 {
-    // seq_cst: after the caller's push (see design notes).
+    if (atomic_load(&a->word) & TR__A_SCHED)
+        return;
     uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
     if (!(old & TR__A_SCHED))
         actor_post(sys, a, old);
@@ -131,7 +140,7 @@ has_flags(struct tr__actor *a, uint32_t flags)
 struct tr_msg *
 tr__sig_stop_alloc(int reason)
 {
-    struct tr_msg *m = tr__msg_alloc(TR__SIG_STOP, sizeof reason);
+    struct tr_msg *m = tr__msg_alloc(TR__SIG_STOP, sizeof reason, true);
     if (m != NULL)
         memcpy(m->data, &reason, sizeof reason);
     return m;
@@ -152,7 +161,10 @@ tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
     struct tr__actor *a = tr__actor_lookup(sys, sh, to, &held);
     if (a == NULL)
         return TR_ENOACTOR;
-    struct tr_msg *m = tr__msg_alloc(type, len);
+    // Messages to an inbox may outlive the loops: not from a pool.
+    struct tr_msg *m = tr__msg_alloc(
+        type, len,
+        !(atomic_load_explicit(&a->word, memory_order_relaxed) & TR__A_INBOX));
     if (m == NULL) {
         if (held)
             tr__actor_release(sys, a);
@@ -173,26 +185,27 @@ tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
 // ---------------------------------------------------------------------------
 // Children
 
+// Appends `c` as the newest in a list whose newest is *last.
 static void
-link_child(struct tr__actor *p, struct tr__actor *c)
+link_child(tr_system *sys, uint32_t *last, struct tr__actor *c)
 {
-    c->sib_prev = p->child_last;
-    c->sib_next = NULL;
-    if (p->child_last != NULL)
-        p->child_last->sib_next = c;
-    p->child_last = c;
+    c->sib_prev = *last;
+    c->sib_next = 0;
+    if (*last != 0)
+        tr__slot_actor(sys, *last)->sib_next = c->slot;
+    *last = c->slot;
 }
 
 static void
-unlink_child(struct tr__actor **last, struct tr__actor *c)
+unlink_child(tr_system *sys, uint32_t *last, struct tr__actor *c)
 {
-    if (c->sib_prev != NULL)
-        c->sib_prev->sib_next = c->sib_next;
-    if (c->sib_next != NULL)
-        c->sib_next->sib_prev = c->sib_prev;
+    if (c->sib_prev != 0)
+        tr__slot_actor(sys, c->sib_prev)->sib_next = c->sib_next;
+    if (c->sib_next != 0)
+        tr__slot_actor(sys, c->sib_next)->sib_prev = c->sib_prev;
     else
         *last = c->sib_prev;
-    c->sib_prev = c->sib_next = NULL;
+    c->sib_prev = c->sib_next = 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -227,9 +240,9 @@ handle_signals(tr_ctx *ctx)
         } else if (m->type == TR__SIG_CHILD_DOWN) {
             struct tr__actor *c;
             memcpy(&c, m->data, sizeof c);
-            if (c == a->child_last)
+            if (c->slot == a->child_last)
                 set_flags(a, TR__A_STOP_SENT, false);
-            unlink_child(&a->child_last, c);
+            unlink_child(ctx->sys, &a->child_last, c);
             tr__actor_release(ctx->sys, c); // the parent link's reference
         }
         tr__msg_free(m);
@@ -256,9 +269,9 @@ static void
 root_unlink(tr_system *sys, struct tr__actor *a)
 {
     pthread_mutex_lock(&sys->root_lock);
-    if (sys->root_signal == a)
-        sys->root_signal = NULL;
-    unlink_child(&sys->root_last, a);
+    if (sys->root_signal == a->slot)
+        sys->root_signal = 0;
+    unlink_child(sys, &sys->root_last, a);
     pthread_cond_broadcast(&sys->root_cv);
     pthread_mutex_unlock(&sys->root_lock);
     tr__actor_release(sys, a); // the root link's reference
@@ -270,19 +283,20 @@ static int
 stop_progress(tr_ctx *ctx)
 {
     struct tr__actor *a = ctx->a;
-    if (a->child_last != NULL) {
+    if (a->child_last != 0) {
         if (!has_flags(a, TR__A_STOP_SENT)) {
             struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
             if (m == NULL)
                 return TR__RUN_AGAIN;
             set_flags(a, TR__A_STOP_SENT, true);
-            tr__actor_signal(ctx->sys, a->child_last, m);
+            tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->child_last),
+                             m);
         }
         return TR__RUN_DONE; // woken again by CHILD_DOWN
     }
     struct tr_msg *down = NULL;
-    if (a->parent != NULL) {
-        down = tr__msg_alloc(TR__SIG_CHILD_DOWN, sizeof a);
+    if (a->parent != 0) {
+        down = tr__msg_alloc(TR__SIG_CHILD_DOWN, sizeof a, true);
         if (down == NULL)
             return TR__RUN_AGAIN;
         memcpy(down->data, &a, sizeof a);
@@ -291,8 +305,8 @@ stop_progress(tr_ctx *ctx)
         a->beh->stop(ctx, a->reason);
     set_phase(a, TR__PH_DEAD);
     tr__actor_kill(ctx->sys, a);
-    if (a->parent != NULL)
-        tr__actor_signal(ctx->sys, a->parent, down);
+    if (a->parent != 0)
+        tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->parent), down);
     else
         root_unlink(ctx->sys, a);
     return TR__RUN_DONE;
@@ -309,7 +323,7 @@ actor_run(struct tr__sched *s)
 
     if (!tr__stack_empty(&a->sig))
         handle_signals(&ctx);
-    unsigned budget = sys->budget;
+    unsigned handled = 0;
     while (tr__actor_phase(a) == TR__PH_RUN) {
         struct tr__node *n = tr__mpsc_pop(&a->mbox);
         if (n == NULL)
@@ -317,7 +331,7 @@ actor_run(struct tr__sched *s)
         deliver(&ctx, tr__msg_of(n));
         if (!tr__stack_empty(&a->sig))
             handle_signals(&ctx);
-        if (--budget == 0)
+        if (++handled + ctx.sent >= sys->budget)
             break;
     }
     unsigned ph = tr__actor_phase(a);
@@ -359,7 +373,7 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
     tr__mpsc_init(&a->mbox);
     tr__stack_init(&a->sig);
     a->beh = b;
-    a->parent = a->child_last = a->sib_prev = a->sib_next = NULL;
+    a->parent = a->child_last = a->sib_prev = a->sib_next = 0;
     a->ext = NULL;
     atomic_init(&a->word, word);
     a->slot = 0;
@@ -452,9 +466,9 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
         return rc;
     }
     a->slot = (uint32_t)(self.bits >> TR__GEN_BITS);
-    a->parent = parent;
     if (parent != NULL) {
-        link_child(parent, a);
+        a->parent = parent->slot;
+        link_child(sys, &parent->child_last, a);
     } else {
         pthread_mutex_lock(&sys->root_lock);
         if (atomic_load(&sys->closing)) {
@@ -464,10 +478,7 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
             tr__actor_release(sys, a);
             return TR_ECLOSED;
         }
-        a->sib_prev = sys->root_last;
-        if (sys->root_last != NULL)
-            sys->root_last->sib_next = a;
-        sys->root_last = a;
+        link_child(sys, &sys->root_last, a);
         pthread_mutex_unlock(&sys->root_lock);
     }
 
@@ -546,8 +557,9 @@ tr_ctx_loop(const tr_ctx *ctx)
 tr_ref
 tr_parent(const tr_ctx *ctx)
 {
-    struct tr__actor *p = ctx->a->parent;
-    return p != NULL ? tr__actor_ref(ctx->sys, p) : TR_REF_NONE;
+    uint32_t p = ctx->a->parent;
+    return p != 0 ? tr__actor_ref(ctx->sys, tr__slot_actor(ctx->sys, p))
+                  : TR_REF_NONE;
 }
 
 int
@@ -563,6 +575,7 @@ tr_become(tr_ctx *ctx, const tr_behavior *b)
 int
 tr_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len)
 {
+    ctx->sent++;
     return tr__send(ctx->sys, ctx->self, to, type, data, len, 0);
 }
 
@@ -572,6 +585,7 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
 {
     if (tr_ref_is_none(msg->from))
         return TR_ENOACTOR;
+    ctx->sent++;
     return tr__send(ctx->sys, ctx->self, msg->from, type, data, len,
                     msg->req_id);
 }

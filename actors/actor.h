@@ -75,20 +75,27 @@ struct tr__slots {
 enum { TR__PH_INIT, TR__PH_RUN, TR__PH_STOPPING, TR__PH_DEAD };
 
 struct tr__actor {
-    struct tr__sched sched;       // loop link and run function
-    struct tr__mpsc mbox;         // user messages
-    struct tr__stack sig;         // system signals, handled first
-    const tr_behavior *beh;       // owner loop (tr_become)
-    struct tr__actor *parent;     // NULL: top level; constant
-    struct tr__actor *child_last; // newest child; owner loop
-    struct tr__actor *sib_prev;   // older sibling; parent's loop
-    struct tr__actor *sib_next;   // newer sibling; parent's loop
-    void *ext;                    // inbox: its tr_inbox
-    _Atomic uint32_t word;        // flag, phase, flags, loop (see notes)
-    uint32_t slot;                // constant
-    uint32_t state_size;          // bytes after the record, 16-aligned
-    int32_t reason;               // exit reason once stopping
+    struct tr__sched sched; // loop link and run function
+    struct tr__mpsc mbox;   // user messages
+    struct tr__stack sig;   // system signals, handled first
+    const tr_behavior *beh; // owner loop (tr_become)
+    void *ext;              // inbox: its tr_inbox
+    // Tree links are slot indices (0: none), half the size of pointers.
+    // A linked slot cannot be recycled: the parent's link holds a
+    // reference on the child, and a parent outlives its children.
+    uint32_t parent;       // 0: top level; constant
+    uint32_t child_last;   // newest child; owner loop
+    uint32_t sib_prev;     // older sibling; parent's loop (root: root_lock)
+    uint32_t sib_next;     // newer sibling; likewise
+    _Atomic uint32_t word; // flag, phase, flags, loop (see notes)
+    uint32_t slot;         // constant
+    uint32_t state_size;   // bytes after the record, 16-aligned
+    int32_t reason;        // exit reason once stopping
 };
+
+// 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
+// costs the runtime 112 bytes.
+static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
 
 // Counters with one writer each (a loop), read by anyone: relaxed.
 struct tr__counters {
@@ -111,10 +118,10 @@ struct tr_system {
     _Atomic int64_t inboxes;
     _Atomic bool closing;
     pthread_mutex_t root_lock;
-    pthread_cond_t root_cv;        // signalled when a top-level actor goes
-    struct tr__actor *root_last;   // newest top-level actor; root_lock
-    struct tr__actor *root_signal; // sent STOP by close; root_lock
-    struct tr__slots slots;        // last: large
+    pthread_cond_t root_cv; // signalled when a top-level actor goes
+    uint32_t root_last;     // newest top-level actor; root_lock
+    uint32_t root_signal;   // sent STOP by close; root_lock
+    struct tr__slots slots; // last: large
 };
 
 struct tr_ctx {
@@ -122,6 +129,7 @@ struct tr_ctx {
     tr_system *sys;
     struct tr__shard *shard; // the calling thread's, NULL off the loops
     tr_ref self;
+    unsigned sent; // this turn, counted against the budget
     bool exit;
     int exit_reason;
 };
@@ -180,6 +188,10 @@ tr__cur_shard(tr_system *sys)
             atomic_fetch_add_explicit(&(sys)->ext.field, 1,                  \
                                       memory_order_relaxed);                 \
     } while (0)
+
+// tr__slot_actor returns the actor bound to a slot index that the caller
+// knows is linked (see struct tr__actor).
+#define tr__slot_actor(sys, idx) (tr__slots_get(&(sys)->slots, (idx))->actor)
 
 // slots.c
 int tr__slots_init(struct tr__slots *t);

@@ -13,11 +13,15 @@
 #define DEFAULT_MAX_MSG (64u << 20)
 #define MAX_LOOPS       254 // the slot word keeps 8 bits; 0xFF is "none"
 
+// Joins every loop before freeing any: a loop may free messages from
+// another loop's pool until it stops.
 static void
 stop_loops(tr_system *sys, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         tr__loop_stop(&sys->shards[i].loop);
+    for (unsigned i = 0; i < n; i++)
+        tr__loop_fini(&sys->shards[i].loop);
 }
 
 static void
@@ -129,13 +133,13 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     // Stop top-level actors newest first, one at a time; each stops its
     // own subtree before it goes.
     pthread_mutex_lock(&sys->root_lock);
-    while (sys->root_last != NULL) {
+    while (sys->root_last != 0) {
         int64_t wake = end;
         if (sys->root_signal != sys->root_last) {
             struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
             if (m != NULL) {
                 sys->root_signal = sys->root_last;
-                tr__actor_signal(sys, sys->root_last, m);
+                tr__actor_signal(sys, tr__slot_actor(sys, sys->root_last), m);
             } else {
                 wake = tr__now_ns() + 1000000; // retry the allocation soon
             }

@@ -17,9 +17,11 @@
 // A workload is driven by one "driver" actor that main spawns with a job
 // (main's inbox and the size). The driver reports to the inbox when done,
 // and reports any error the same way, so a failure ends the run instead of
-// hanging it. Drivers never hold their loop for long: they send or spawn
-// BATCH at a time, then send themselves MSG_MORE, so actors sharing the
-// loop get their turns.
+// hanging it. Drivers do not hold their loop for the whole run: they send
+// or spawn BATCH at a time, then send themselves MSG_MORE. A turn ends once
+// an actor has handled and sent the loop's budget (64 by default) in all,
+// so a batch of 64 is about one turn; then actors sharing the loop (the
+// counter, the workers) get theirs.
 #include <troupe.h>
 
 #include <inttypes.h>
@@ -37,7 +39,7 @@
 
 #define WAIT_MS   60000 // how long main waits for a driver's report
 #define CLOSE_MS  30000 // how long tr_system_close may take
-#define BATCH     1000  // sends or spawns per handler turn
+#define BATCH     64    // sends or spawns per handler turn
 #define MAX_SIZES 2
 
 enum {
@@ -56,6 +58,7 @@ enum {
 struct job {
     tr_ref main; // main's inbox
     uint64_t n;  // the workload's size
+    int variant; // a workload's variant (counting: 1 = cross-loop)
 };
 
 // report is a driver's last word to main: what it counted and summed, so
@@ -73,6 +76,13 @@ msg_u64(const tr_msg *m)
     if (tr_msg_size(m) == sizeof v)
         memcpy(&v, tr_msg_data(m), sizeof v);
     return v;
+}
+
+// batch_end is where a batch starting at `done` of `n` ends.
+static uint64_t
+batch_end(uint64_t done, uint64_t n)
+{
+    return n - done > BATCH ? done + BATCH : n;
 }
 
 // driver_init copies the job into the state and sends MSG_START, so the
@@ -110,7 +120,10 @@ struct bench {
     double value;             // in the workload's unit
 };
 
-static int PRINTF_LIKE(1, 2) fail(const char *fmt, ...)
+static int fail(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+static int
+fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -126,10 +139,10 @@ static int PRINTF_LIKE(1, 2) fail(const char *fmt, ...)
 // sets b->seconds from just before the spawn to the report's arrival.
 // Returns 0, or -1 after printing FAILED.
 static int
-run_driver(struct bench *b, const tr_behavior *beh, uint64_t n,
-           struct report *r)
+run_driver_variant(struct bench *b, const tr_behavior *beh, uint64_t n,
+                   int variant, struct report *r)
 {
-    struct job job = {.main = tr_inbox_ref(b->ib), .n = n};
+    struct job job = {.main = tr_inbox_ref(b->ib), .n = n, .variant = variant};
     tr_ref driver;
     int64_t t0 = tr_now_ns();
     int rc = tr_system_spawn(&driver, b->sys, beh, &job, sizeof job, NULL);
@@ -149,6 +162,13 @@ run_driver(struct bench *b, const tr_behavior *beh, uint64_t n,
     if (r->err != 0)
         return fail("%s: %s", beh->name, tr_strerror((int)r->err));
     return 0;
+}
+
+static int
+run_driver(struct bench *b, const tr_behavior *beh, uint64_t n,
+           struct report *r)
+{
+    return run_driver_variant(b, beh, n, 0, r);
 }
 
 // check compares a driver's report with what the workload expects.
@@ -275,7 +295,7 @@ struct producer {
 static int
 producer_batch(tr_ctx *ctx, struct producer *s)
 {
-    uint64_t end = s->job.n - s->sent > BATCH ? s->sent + BATCH : s->job.n;
+    uint64_t end = batch_end(s->sent, s->job.n);
     while (s->sent < end) {
         uint64_t v = ++s->sent;
         int rc = tr_send(ctx, s->counter, MSG_ADD, &v, sizeof v);
@@ -293,13 +313,16 @@ producer_receive(tr_ctx *ctx, const tr_msg *m)
     struct producer *s = tr_state(ctx);
     int rc;
     if (tr_msg_type(m) == MSG_START) {
-        // Placement: the counter, the producer's child, lives on the loop
-        // after the producer's, so with two or more loops they run in
-        // parallel; with one loop they take turns on it.
-        tr_system *sys = tr_ctx_system(ctx);
+        // Placement: the counter is the producer's child. In `counting` it
+        // has the default placement, its parent's loop, as a user's would;
+        // in `counting-cross` it lives on the next loop, so with two or
+        // more loops they run in parallel and every message crosses
+        // threads.
+        unsigned loops = tr_system_loops(tr_ctx_system(ctx));
         tr_spawn_opts o = {.placement = TR_PLACE_LOOP,
-                           .loop =
-                               (tr_ctx_loop(ctx) + 1) % tr_system_loops(sys)};
+                           .loop = tr_ctx_loop(ctx)};
+        if (s->job.variant == 1)
+            o.loop = (o.loop + 1) % loops;
         rc = tr_spawn(&s->counter, ctx, &counter_beh, NULL, 0, &o);
         if (rc == 0)
             rc = producer_batch(ctx, s);
@@ -322,15 +345,27 @@ static const tr_behavior producer_beh = {.name = "producer",
                                          .receive = producer_receive};
 
 static int
-run_counting(struct bench *b)
+run_counting_variant(struct bench *b, int variant)
 {
     uint64_t n = b->size[0];
     struct report r;
-    if (run_driver(b, &producer_beh, n, &r) != 0 ||
+    if (run_driver_variant(b, &producer_beh, n, variant, &r) != 0 ||
         check(&r, n, n * (n + 1) / 2) != 0)
         return -1;
     b->value = (double)n / b->seconds;
     return 0;
+}
+
+static int
+run_counting(struct bench *b)
+{
+    return run_counting_variant(b, 0);
+}
+
+static int
+run_counting_cross(struct bench *b)
+{
+    return run_counting_variant(b, 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -364,8 +399,7 @@ static const tr_spawn_opts *const worker_place = NULL;
 static int
 creator_batch(tr_ctx *ctx, struct creator *s)
 {
-    uint64_t end =
-        s->job.n - s->spawned > BATCH ? s->spawned + BATCH : s->job.n;
+    uint64_t end = batch_end(s->spawned, s->job.n);
     while (s->spawned < end) {
         tr_ref w;
         int rc = tr_spawn(&w, ctx, &worker_beh, NULL, 0, worker_place);
@@ -441,8 +475,7 @@ pool_receive(tr_ctx *ctx, const tr_msg *m)
     struct pool *s = tr_state(ctx);
     if (tr_msg_type(m) != MSG_START && tr_msg_type(m) != MSG_MORE)
         return TR_EUNHANDLED;
-    uint64_t end =
-        s->job.n - s->spawned > BATCH ? s->spawned + BATCH : s->job.n;
+    uint64_t end = batch_end(s->spawned, s->job.n);
     while (s->spawned < end) {
         tr_ref r;
         int rc = tr_spawn(&r, ctx, &idle_beh, NULL, 0, NULL);
@@ -490,6 +523,7 @@ struct workload {
 static const struct workload workloads[] = {
     {"pingpong", 1, {20000000}, "roundtrips/s", run_pingpong},
     {"counting", 1, {30000000}, "msgs/s", run_counting},
+    {"counting-cross", 1, {30000000}, "msgs/s", run_counting_cross},
     {"fjcreate", 1, {10000000}, "actors/s", run_fjcreate},
     {"idle", 1, {1000000}, "B/actor", run_idle},
 };

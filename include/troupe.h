@@ -149,8 +149,9 @@ typedef struct tr_config {
     unsigned loops;
     // pin binds loop i to CPU i modulo the CPU count.
     bool pin;
-    // budget is how many messages an actor may handle per turn before the
-    // loop runs others (fairness). 0: 64.
+    // budget is how much an actor may do per turn before the loop runs
+    // others (fairness): each message handled and each message sent costs
+    // one. A handler always runs to completion. 0: 64.
     unsigned budget;
     // max_msg_size caps a message's payload in bytes; larger sends fail
     // with TR_EMSGSIZE. 0: 64 MiB.

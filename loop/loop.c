@@ -89,6 +89,7 @@ loop_main(void *arg)
 {
     struct tr__loop *l = arg;
     loop_self = l;
+    tr__msgpool_self = &l->pool;
     if (l->cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -108,6 +109,7 @@ loop_main(void *arg)
             break;
         loop_sleep(l);
     }
+    tr__msgpool_self = NULL;
     loop_self = NULL;
     return NULL;
 }
@@ -122,6 +124,7 @@ tr__loop_start(struct tr__loop *l, unsigned index, int cpu)
     l->rq_head = l->rq_tail = NULL;
     l->index = index;
     l->cpu = cpu;
+    tr__msgpool_init(&l->pool);
     l->efd = eventfd(0, EFD_CLOEXEC);
     if (l->efd < 0)
         return TR_ESYS;
@@ -162,5 +165,11 @@ tr__loop_stop(struct tr__loop *l)
     while (write(l->efd, &one, sizeof one) < 0 && errno == EINTR)
         ;
     pthread_join(l->thread, NULL);
+}
+
+void
+tr__loop_fini(struct tr__loop *l)
+{
     close(l->efd);
+    tr__msgpool_fini(&l->pool);
 }

@@ -20,7 +20,7 @@
 #ifndef TR_LOOP_LOOP_H
 #define TR_LOOP_LOOP_H
 
-#include "../mailbox/mpsc.h"
+#include "../mailbox/msg.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -45,6 +45,7 @@ struct tr__loop {
     int cpu; // -1: not pinned
     pthread_t thread;
     _Atomic uint64_t wakeups; // eventfd writes received; relaxed, stats
+    struct tr__msgpool pool;  // messages sent from this loop
 };
 
 // tr__loop_start initialises `l` and starts its thread, pinned to `cpu`
@@ -54,6 +55,11 @@ int tr__loop_start(struct tr__loop *l, unsigned index, int cpu);
 // tr__loop_stop tells the loop to exit once its run queues are empty, and
 // joins its thread. Thread: any but the loop's own.
 void tr__loop_stop(struct tr__loop *l);
+
+// tr__loop_fini frees what a stopped loop holds. Messages from its pool may
+// be freed by other loops until they stop, so call this only once every
+// loop sharing messages with it has stopped. Thread: any.
+void tr__loop_fini(struct tr__loop *l);
 
 // tr__loop_current returns the loop the calling thread runs, or NULL.
 // Thread: any.

@@ -1,9 +1,27 @@
 // SPDX-License-Identifier: MIT
 // Copyright 2026 the troupe authors
 //
-// msg.h: the message record. A header (type, sender, request id, deadline)
-// and the payload bytes in one allocation. Every header field is a value
-// (no pointers), so the same message can later cross a process boundary.
+// msg.h: the message record and the per-loop message pools.
+//
+// A message is a header (type, sender, request id, deadline) and the
+// payload bytes in one allocation. The header's wire fields are values (no
+// pointers), so the same message can later cross a process boundary; the
+// link and the pool pointer are local bookkeeping.
+//
+// Design notes (pools)
+// - Small messages (payload <= TR__MSG_SMALL) come from the sending loop's
+//   pool: a private free list, refilled from a Treiber stack that other
+//   threads push the pool's messages onto when they free them. Messages
+//   flow producer -> consumer -> back to the producer's pool, instead of
+//   through the allocator's cross-thread free path, which is where jemalloc
+//   takes locks.
+// - A pool keeps at most TR__POOL_CAP free messages; the rest go back to the
+//   allocator, so a burst does not pin its memory forever.
+// - Only a loop thread has a pool (tr__msgpool_self); messages allocated
+//   elsewhere, and messages that may outlive the loops (those to inboxes),
+//   come from the allocator (pool NULL).
+// - A pool must outlive every message it handed out: the system destroys
+//   pools only after every loop thread has been joined.
 #ifndef TR_MAILBOX_MSG_H
 #define TR_MAILBOX_MSG_H
 
@@ -11,38 +29,46 @@
 
 #include <troupe.h>
 
+#include <stdbool.h>
+
+struct tr__msgpool;
+
 struct tr_msg {
     struct tr__node node; // mailbox link
     uint32_t type;
-    uint32_t len;        // payload bytes
-    tr_ref from;         // TR_REF_NONE from outside an actor
-    uint64_t req_id;     // 0: not part of a request
-    int64_t deadline_ns; // absolute, tr_now_ns(); 0: none
+    uint32_t len;             // payload bytes
+    tr_ref from;              // TR_REF_NONE from outside an actor
+    uint64_t req_id;          // 0: not part of a request
+    int64_t deadline_ns;      // absolute, tr_now_ns(); 0: none
+    struct tr__msgpool *pool; // owner pool, NULL: the allocator
     alignas(16) unsigned char data[];
 };
 
-// tr__msg_alloc returns a message with room for `len` payload bytes and
-// every header field but `len` zeroed, or NULL. Thread: any.
-static inline struct tr_msg *
-tr__msg_alloc(uint32_t type, size_t len)
-{
-    struct tr_msg *m = tr__alloc(sizeof *m + len);
-    if (m == NULL)
-        return NULL;
-    m->type = type;
-    m->len = (uint32_t)len;
-    m->from = TR_REF_NONE;
-    m->req_id = 0;
-    m->deadline_ns = 0;
-    return m;
-}
+#define TR__MSG_SMALL 64   // payload bytes that fit a pooled message
+#define TR__POOL_CAP  8192 // free messages a pool keeps (1 MiB)
 
-// tr__msg_free frees `m`. Thread: any.
-static inline void
-tr__msg_free(struct tr_msg *m)
-{
-    tr__free(m, sizeof *m + m->len);
-}
+struct tr__msgpool {
+    struct tr__node *free;                           // owner thread only
+    unsigned nfree;                                  // owner thread only
+    alignas(TR_CACHELINE) struct tr__stack returned; // any thread pushes
+};
+
+// tr__msgpool_self is the calling thread's pool, NULL off the loops.
+extern _Thread_local struct tr__msgpool *tr__msgpool_self;
+
+void tr__msgpool_init(struct tr__msgpool *p);
+// tr__msgpool_fini frees the pool's free messages. Every message it handed
+// out must have been freed. Thread: any, once nothing uses the pool.
+void tr__msgpool_fini(struct tr__msgpool *p);
+
+// tr__msg_alloc returns a message with room for `len` payload bytes and
+// every header field but `len` and `pool` zeroed, or NULL. With `pooled`
+// it comes from the calling thread's pool when there is one.
+// Thread: any.
+struct tr_msg *tr__msg_alloc(uint32_t type, size_t len, bool pooled);
+
+// tr__msg_free frees `m` to its pool or the allocator. Thread: any.
+void tr__msg_free(struct tr_msg *m);
 
 static inline struct tr_msg *
 tr__msg_of(struct tr__node *n)

@@ -42,9 +42,9 @@ variant() {
 variant release gcc -DCMAKE_BUILD_TYPE=Release
 variant clang clang -DCMAKE_BUILD_TYPE=Release
 variant asan gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=address \
-    -DTR_BENCH=OFF -DTR_EXAMPLES=OFF
+    -DTR_BENCH=ON -DTR_EXAMPLES=ON
 variant tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=thread \
-    -DTR_BENCH=OFF -DTR_EXAMPLES=OFF
+    -DTR_BENCH=ON -DTR_EXAMPLES=ON
 
 echo "== format"
 tools/format-check.sh

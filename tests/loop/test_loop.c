@@ -51,6 +51,7 @@ test_posted_job_runs_on_its_loop_until_done(void **state)
     tr__loop_post(&l, &j.s);
     wait_runs(&j, 6);
     tr__loop_stop(&l);
+    tr__loop_fini(&l);
 }
 
 struct poster {
@@ -90,6 +91,7 @@ test_posts_from_many_threads_all_run_once(void **state)
         for (unsigned i = 0; i < JOBS; i++)
             wait_runs(&jobs[t][i], 1);
     tr__loop_stop(&l);
+    tr__loop_fini(&l);
 }
 
 int
