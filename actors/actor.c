@@ -324,8 +324,9 @@ actor_run(struct tr__sched *s)
     if (!tr__stack_empty(&a->sig))
         handle_signals(&ctx);
     unsigned handled = 0;
+    struct tr__node *tail = a->mbox.tail; // stored back after the run
     while (tr__actor_phase(a) == TR__PH_RUN) {
-        struct tr__node *n = tr__mpsc_pop(&a->mbox);
+        struct tr__node *n = tr__mpsc_pop_at(&a->mbox, &tail);
         if (n == NULL)
             break;
         deliver(&ctx, tr__msg_of(n));
@@ -334,6 +335,7 @@ actor_run(struct tr__sched *s)
         if (++handled + ctx.sent >= sys->budget)
             break;
     }
+    a->mbox.tail = tail;
     unsigned ph = tr__actor_phase(a);
     if (ph == TR__PH_STOPPING) {
         if (stop_progress(&ctx) == TR__RUN_AGAIN)

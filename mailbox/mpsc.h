@@ -57,24 +57,28 @@ tr__mpsc_push(struct tr__mpsc *q, struct tr__node *n)
     atomic_store_explicit(&prev->next, n, memory_order_release);
 }
 
-// tr__mpsc_pop removes the oldest node, or returns NULL when the queue is
-// empty or a push is half done. Thread: consumer.
+// tr__mpsc_pop_at is tr__mpsc_pop with the consumer's tail kept at *tailp
+// instead of in the queue, so a consumer popping a run of nodes can keep it
+// in a register and store it back once: the tail would otherwise be
+// written on every pop, often on the cache line producers exchange `head`
+// on. Until it is stored back, only this call may use the queue's tail.
+// Thread: consumer.
 static inline struct tr__node *
-tr__mpsc_pop(struct tr__mpsc *q)
+tr__mpsc_pop_at(struct tr__mpsc *q, struct tr__node **tailp)
 {
-    struct tr__node *tail = q->tail;
+    struct tr__node *tail = *tailp;
     // acquire: pairs with the release link in push.
     struct tr__node *next =
         atomic_load_explicit(&tail->next, memory_order_acquire);
     if (tail == &q->stub) {
         if (next == NULL)
             return NULL;
-        q->tail = next;
+        *tailp = next;
         tail = next;
         next = atomic_load_explicit(&tail->next, memory_order_acquire);
     }
     if (next != NULL) {
-        q->tail = next;
+        *tailp = next;
         return tail;
     }
     if (tail != atomic_load(&q->head))
@@ -82,10 +86,18 @@ tr__mpsc_pop(struct tr__mpsc *q)
     tr__mpsc_push(q, &q->stub);
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next != NULL) {
-        q->tail = next;
+        *tailp = next;
         return tail;
     }
     return NULL;
+}
+
+// tr__mpsc_pop removes the oldest node, or returns NULL when the queue is
+// empty or a push is half done. Thread: consumer.
+static inline struct tr__node *
+tr__mpsc_pop(struct tr__mpsc *q)
+{
+    return tr__mpsc_pop_at(q, &q->tail);
 }
 
 // tr__mpsc_empty is true when no node has been pushed that was not popped,
