@@ -150,7 +150,16 @@ int
 tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
          const void *data, size_t len, uint64_t req_id)
 {
-    if (type >= TR_MSG_SYSTEM || (len != 0 && data == NULL))
+    if (type >= TR_MSG_SYSTEM)
+        return TR_EINVAL;
+    return tr__send_any(sys, from, to, type, data, len, req_id);
+}
+
+int
+tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+             const void *data, size_t len, uint64_t req_id)
+{
+    if (len != 0 && data == NULL)
         return TR_EINVAL;
     if (len > sys->max_msg)
         return TR_EMSGSIZE;
@@ -211,8 +220,8 @@ unlink_child(tr_system *sys, uint32_t *last, struct tr__actor *c)
 // ---------------------------------------------------------------------------
 // Running
 
-static void
-begin_stop(tr_ctx *ctx, int reason)
+void
+tr__begin_stop(tr_ctx *ctx, int reason)
 {
     struct tr__actor *a = ctx->a;
     unsigned ph = tr__actor_phase(a);
@@ -236,7 +245,7 @@ handle_signals(tr_ctx *ctx)
         if (m->type == TR__SIG_STOP) {
             int reason;
             memcpy(&reason, m->data, sizeof reason);
-            begin_stop(ctx, reason);
+            tr__begin_stop(ctx, reason);
         } else if (m->type == TR__SIG_CHILD_DOWN) {
             struct tr__actor *c;
             memcpy(&c, m->data, sizeof c);
@@ -244,6 +253,8 @@ handle_signals(tr_ctx *ctx)
                 set_flags(a, TR__A_STOP_SENT, false);
             unlink_child(ctx->sys, &a->child_last, c);
             tr__actor_release(ctx->sys, c); // the parent link's reference
+        } else {
+            tr__watch_signal(ctx, m);
         }
         tr__msg_free(m);
         n = next;
@@ -258,10 +269,10 @@ deliver(tr_ctx *ctx, struct tr_msg *m)
     if (rc == TR_EUNHANDLED)
         tr__count(ctx->sys, ctx->shard, unhandled);
     else if (rc < 0)
-        begin_stop(ctx, rc);
+        tr__begin_stop(ctx, rc);
     if (ctx->exit) {
         ctx->exit = false;
-        begin_stop(ctx, ctx->exit_reason);
+        tr__begin_stop(ctx, ctx->exit_reason);
     }
 }
 
@@ -305,6 +316,7 @@ stop_progress(tr_ctx *ctx)
         a->beh->stop(ctx, a->reason);
     set_phase(a, TR__PH_DEAD);
     tr__actor_kill(ctx->sys, a);
+    tr__watch_fini(ctx, a->reason);
     if (a->parent != 0)
         tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->parent), down);
     else
@@ -329,7 +341,11 @@ actor_run(struct tr__sched *s)
         struct tr__node *n = tr__mpsc_pop_at(&a->mbox, &tail);
         if (n == NULL)
             break;
-        deliver(&ctx, tr__msg_of(n));
+        struct tr_msg *m = tr__msg_of(n);
+        if (TR_UNLIKELY(m->type == TR_MSG_DOWN) && !tr__watch_accept(&ctx, m))
+            tr__msg_free(m); // its monitor was removed
+        else
+            deliver(&ctx, m);
         if (!tr__stack_empty(&a->sig))
             handle_signals(&ctx);
         if (++handled + ctx.sent >= sys->budget)
@@ -398,9 +414,12 @@ tr__actor_free(tr_system *sys, struct tr__actor *a)
         tr__msg_free(tr__msg_of(n));
     }
     n = tr__stack_take(&a->sig);
+    tr_ref self =
+        n != NULL && a->slot != 0 ? tr__actor_ref(sys, a) : TR_REF_NONE;
     while (n != NULL) {
         struct tr__node *next =
             atomic_load_explicit(&n->next, memory_order_relaxed);
+        tr__watch_orphan(sys, self, tr__msg_of(n));
         tr__msg_free(tr__msg_of(n));
         n = next;
     }
@@ -498,7 +517,7 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     set_flags(a, TR__A_INIT_OK, true);
     set_phase(a, TR__PH_RUN);
     if (ctx.exit)
-        begin_stop(&ctx, ctx.exit_reason);
+        tr__begin_stop(&ctx, ctx.exit_reason);
     tr__count(sys, sh, spawned);
     *out = self;
     // Release the flag held through init. Nothing has been consumed yet,
@@ -592,20 +611,22 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
                     msg->req_id);
 }
 
-static int
-stop_ref(tr_system *sys, tr_ref who, int reason)
+int
+tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
+               size_t len)
 {
-    if ((who.bits >> 48) != 0)
+    if ((to.bits >> 48) != 0)
         return TR_EREMOTE;
     bool held;
-    struct tr__actor *a = tr__actor_lookup(sys, tr__cur_shard(sys), who, &held);
+    struct tr__actor *a = tr__actor_lookup(sys, tr__cur_shard(sys), to, &held);
     if (a == NULL)
         return TR_ENOACTOR;
     int rc = TR_EINVAL;
-    if (!has_flags(a, TR__A_INBOX)) {
-        struct tr_msg *m = tr__sig_stop_alloc(reason);
+    if (!has_flags(a, TR__A_INBOX) || type != TR__SIG_STOP) {
+        struct tr_msg *m = tr__msg_alloc(type, len, true);
         rc = TR_ENOMEM;
         if (m != NULL) {
+            memcpy(m->data, data, len);
             tr__actor_signal(sys, a, m);
             rc = 0;
         }
@@ -613,6 +634,12 @@ stop_ref(tr_system *sys, tr_ref who, int reason)
     if (held)
         tr__actor_release(sys, a);
     return rc;
+}
+
+static int
+stop_ref(tr_system *sys, tr_ref who, int reason)
+{
+    return tr__signal_ref(sys, who, TR__SIG_STOP, &reason, sizeof reason);
 }
 
 int

@@ -70,6 +70,7 @@ struct tr__slots {
 #define TR__A_INIT_OK     (1u << 16) // init succeeded: the stop hook will run
 #define TR__A_INBOX       (1u << 17)
 #define TR__A_STOP_SENT   (1u << 18) // STOP sent to child_last
+#define TR__A_TRAP        (1u << 19) // exit signals arrive as TR_MSG_EXIT
 #define TR__A_LOOP_SHIFT  24
 
 enum { TR__PH_INIT, TR__PH_RUN, TR__PH_STOPPING, TR__PH_DEAD };
@@ -79,7 +80,7 @@ struct tr__actor {
     struct tr__mpsc mbox;   // user messages
     struct tr__stack sig;   // system signals, handled first
     const tr_behavior *beh; // owner loop (tr_become)
-    void *ext;              // inbox: its tr_inbox
+    void *ext; // inbox: its tr_inbox; else NULL or its struct tr__ext
     // Tree links are slot indices (0: none), half the size of pointers.
     // A linked slot cannot be recycled: the parent's link holds a
     // reference on the child, and a parent outlives its children.
@@ -116,6 +117,7 @@ struct tr_system {
     _Atomic unsigned rr;
     struct tr__counters ext; // counts from threads that are not loops
     _Atomic int64_t inboxes;
+    _Atomic uint64_t mon_ids; // last monitor id handed out
     _Atomic bool closing;
     pthread_mutex_t root_lock;
     pthread_cond_t root_cv; // signalled when a top-level actor goes
@@ -137,6 +139,30 @@ struct tr_ctx {
 // Internal signal types (on the signal lane only).
 #define TR__SIG_STOP       (TR_MSG_SYSTEM + 1) // int reason
 #define TR__SIG_CHILD_DOWN (TR_MSG_SYSTEM + 2) // struct tr__actor *child
+#define TR__SIG_LINK       (TR_MSG_SYSTEM + 3) // tr_ref from
+#define TR__SIG_UNLINK     (TR_MSG_SYSTEM + 4) // tr_ref from
+#define TR__SIG_EXIT       (TR_MSG_SYSTEM + 5) // tr_exit_info
+#define TR__SIG_MONITOR    (TR_MSG_SYSTEM + 6) // struct tr__watch (watcher)
+#define TR__SIG_DEMONITOR  (TR_MSG_SYSTEM + 7) // uint64_t id
+
+// tr__watch is one monitor or link: the other side and the monitor's id.
+struct tr__watch {
+    tr_ref who;
+    uint64_t id; // 0 for links
+};
+
+struct tr__wset {
+    struct tr__watch *v;
+    uint32_t n, cap;
+};
+
+// tr__ext holds what only some actors use, allocated on first use and
+// freed when the actor dies. Owned by the actor's loop.
+struct tr__ext {
+    struct tr__wset watchers; // monitors on this actor: {watcher, id}
+    struct tr__wset mons;     // this actor's monitors: {target, id}
+    struct tr__wset links;    // linked actors
+};
 
 static inline unsigned
 tr__actor_phase(struct tr__actor *a)
@@ -220,12 +246,34 @@ void tr__actor_kill(tr_system *sys, struct tr__actor *a);
 tr_ref tr__actor_ref(tr_system *sys, struct tr__actor *a);
 int tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
              const void *data, size_t len, uint64_t req_id);
+// tr__send_any is tr__send without the check for reserved types, for the
+// runtime's own user-lane messages (DOWN, EXIT).
+int tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+                 const void *data, size_t len, uint64_t req_id);
+// tr__signal_ref queues a signal with payload `data` on the actor named by
+// `to`. Returns 0, TR_ENOACTOR, TR_ENOMEM, TR_EREMOTE or TR_EINVAL (an
+// inbox, which takes no signals but the ones its death answers).
+int tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
+                   size_t len);
+void tr__begin_stop(tr_ctx *ctx, int reason);
 struct tr_msg *tr__sig_stop_alloc(int reason);
 int tr__actor_alloc(struct tr__actor **out, tr_system *sys,
                     const tr_behavior *b, uint32_t word);
 // tr__actor_free frees a dead, unreferenced actor, or one never published
 // (slot 0): unread messages count as dead letters.
 void tr__actor_free(tr_system *sys, struct tr__actor *a);
+
+// watch.c
+// tr__watch_signal handles a link or monitor signal on a live actor.
+void tr__watch_signal(tr_ctx *ctx, struct tr_msg *m);
+// tr__watch_accept is false for a DOWN whose monitor was removed.
+bool tr__watch_accept(tr_ctx *ctx, const struct tr_msg *m);
+// tr__watch_fini tells watchers and links that the actor stopped with
+// `reason`, drops its own monitors and frees its tr__ext.
+void tr__watch_fini(tr_ctx *ctx, int reason);
+// tr__watch_orphan answers a signal found on a dead actor `dead`: a
+// monitor gets its DOWN, a link its exit signal, both with TR_ENOACTOR.
+void tr__watch_orphan(tr_system *sys, tr_ref dead, struct tr_msg *m);
 
 // inbox.c
 void tr__inbox_wake(struct tr__actor *a);

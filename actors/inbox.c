@@ -102,6 +102,23 @@ tr_inbox_send(tr_inbox *ib, tr_ref to, uint32_t type, const void *data,
 }
 
 int
+tr_inbox_monitor(tr_inbox *ib, tr_ref who, uint64_t *mon)
+{
+    uint64_t id =
+        atomic_fetch_add_explicit(&ib->sys->mon_ids, 1, memory_order_relaxed) +
+        1;
+    struct tr__watch w = {ib->ref, id};
+    int rc = tr__signal_ref(ib->sys, who, TR__SIG_MONITOR, &w, sizeof w);
+    if (rc == TR_ENOACTOR) {
+        tr_down d = {.who = who, .mon = id, .reason = TR_ENOACTOR};
+        rc = tr__send_any(ib->sys, who, ib->ref, TR_MSG_DOWN, &d, sizeof d, 0);
+    }
+    if (rc == 0 && mon != NULL)
+        *mon = id;
+    return rc;
+}
+
+int
 tr_inbox_recv(tr_inbox *ib, tr_msg **out, int64_t timeout_ms)
 {
     struct tr__actor *a = ib->a;

@@ -284,6 +284,63 @@ TR_API int tr_stop(tr_ctx *ctx, tr_ref who, int reason);
 TR_API void tr_exit(tr_ctx *ctx, int reason);
 
 // ---------------------------------------------------------------------------
+// Monitors and links
+
+// TR_MSG_DOWN is delivered to a monitoring actor (or inbox) when the actor
+// it monitors stops; the payload is a struct tr_down and the sender is the
+// actor that stopped. It arrives after every message that actor sent
+// before stopping, and exactly once per monitor (never after
+// tr_demonitor). A monitor set on a ref that is already gone gets its DOWN
+// at once, with reason TR_ENOACTOR.
+#define TR_MSG_DOWN (TR_MSG_SYSTEM + 0x100)
+
+// TR_MSG_EXIT is delivered instead of stopping to an actor that traps
+// exits (tr_trap_exit) when a linked actor stops; the payload is a struct
+// tr_exit_info.
+#define TR_MSG_EXIT (TR_MSG_SYSTEM + 0x101)
+
+typedef struct tr_down {
+    tr_ref who;     // the actor that stopped
+    uint64_t mon;   // the monitor's id, as tr_monitor returned it
+    int32_t reason; // its exit reason
+} tr_down;
+
+typedef struct tr_exit_info {
+    tr_ref who;     // the linked actor that stopped
+    int32_t reason; // its exit reason
+} tr_exit_info;
+
+// tr_monitor asks for a TR_MSG_DOWN when `who` stops, and stores the
+// monitor's id in *mon (if not NULL). Monitors are one-way and may be set
+// more than once (each gets its own DOWN).
+// Returns 0 (also when `who` is already gone: the DOWN is then on its way),
+// TR_ENOMEM or TR_EREMOTE. Thread: handler (ctx owner).
+TR_API int tr_monitor(tr_ctx *ctx, tr_ref who, uint64_t *mon);
+
+// tr_demonitor removes a monitor; no DOWN for it is delivered after this
+// call, even one already on its way. Returns 0 or TR_EINVAL (unknown id).
+// Thread: handler (ctx owner).
+TR_API int tr_demonitor(tr_ctx *ctx, uint64_t mon);
+
+// tr_link links the caller and `who` both ways: when either stops, the
+// other gets an exit signal with its reason. An actor not trapping exits
+// ignores TR_EXIT_NORMAL and stops with any other reason; one that traps
+// gets a TR_MSG_EXIT message instead. Linking to a ref that is already gone
+// sends the caller an exit signal with reason TR_ENOACTOR. Linking twice
+// is the same as once. Returns 0, TR_ENOMEM, TR_EINVAL (self) or
+// TR_EREMOTE. Thread: handler (ctx owner).
+TR_API int tr_link(tr_ctx *ctx, tr_ref who);
+
+// tr_unlink removes a link both ways; no exit signal from `who` takes
+// effect after this call. Returns 0 or TR_EINVAL (not linked).
+// Thread: handler (ctx owner).
+TR_API int tr_unlink(tr_ctx *ctx, tr_ref who);
+
+// tr_trap_exit turns exit trapping on or off for the caller.
+// Thread: handler (ctx owner).
+TR_API void tr_trap_exit(tr_ctx *ctx, bool on);
+
+// ---------------------------------------------------------------------------
 // From any thread
 
 // tr_system_send sends from outside any actor (the message has no sender),
@@ -335,6 +392,10 @@ TR_API tr_ref tr_inbox_ref(const tr_inbox *ib);
 // it. Returns as tr_send. Thread: the inbox's user.
 TR_API int tr_inbox_send(tr_inbox *ib, tr_ref to, uint32_t type,
                          const void *data, size_t len);
+
+// tr_inbox_monitor is tr_monitor for an inbox: the TR_MSG_DOWN arrives in
+// the inbox. Returns as tr_monitor. Thread: the inbox's user.
+TR_API int tr_inbox_monitor(tr_inbox *ib, tr_ref who, uint64_t *mon);
 
 // tr_inbox_recv waits up to `timeout_ms` (negative: forever, 0: poll) for
 // the next message and stores it in *out.

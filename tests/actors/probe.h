@@ -21,6 +21,13 @@ enum {
     P_SPAWNED,  // payload: int rc, tr_ref child
     P_STOPPED,  // sent by the stop hook: int reason
     P_BLOCK,    // set *(_Atomic int *) payload to 2, spin until it is 0
+    P_MONITOR,  // tr_monitor the tr_ref payload, reply P_MONITOR with the id
+    P_DEMONITOR, // tr_demonitor the uint64_t payload, reply P_ECHO with rc
+    P_LINK,      // tr_link the tr_ref payload, reply P_ECHO with the rc
+    P_UNLINK,    // tr_unlink the tr_ref payload, reply P_ECHO with the rc
+    P_TRAP,      // tr_trap_exit(true), reply P_ECHO
+    P_GOT_DOWN,  // to the report ref: a tr_down the probe received
+    P_GOT_EXIT,  // to the report ref: a tr_exit_info the probe received
 };
 
 struct probe {
@@ -109,6 +116,38 @@ probe_common(tr_ctx *ctx, const tr_msg *m, char who)
         while (atomic_load(flag))
             ;
         return 0;
+    }
+    case P_MONITOR: {
+        tr_ref r;
+        uint64_t id = 0;
+        memcpy(&r, tr_msg_data(m), sizeof r);
+        int rc = tr_monitor(ctx, r, &id);
+        if (rc != 0)
+            return rc;
+        return tr_reply(ctx, m, P_MONITOR, &id, sizeof id);
+    }
+    case P_DEMONITOR: {
+        uint64_t id;
+        memcpy(&id, tr_msg_data(m), sizeof id);
+        int rc = tr_demonitor(ctx, id);
+        return tr_reply(ctx, m, P_ECHO, &rc, sizeof rc);
+    }
+    case P_LINK:
+    case P_UNLINK: {
+        tr_ref r;
+        memcpy(&r, tr_msg_data(m), sizeof r);
+        int rc = tr_msg_type(m) == P_LINK ? tr_link(ctx, r) : tr_unlink(ctx, r);
+        return tr_reply(ctx, m, P_ECHO, &rc, sizeof rc);
+    }
+    case P_TRAP:
+        tr_trap_exit(ctx, true);
+        return tr_reply(ctx, m, P_ECHO, NULL, 0);
+    case TR_MSG_DOWN:
+    case TR_MSG_EXIT: {
+        struct probe *p = tr_state(ctx);
+        return tr_send(ctx, p->report,
+                       tr_msg_type(m) == TR_MSG_DOWN ? P_GOT_DOWN : P_GOT_EXIT,
+                       tr_msg_data(m), tr_msg_size(m));
     }
     default:
         return TR_EUNHANDLED;
