@@ -61,6 +61,71 @@ drain_ready(struct tr__loop *l)
     return any;
 }
 
+// How many runs a loop with armed timers makes between clock reads.
+#define CLOCK_EVERY 32
+
+static int64_t
+ms_floor(int64_t ns)
+{
+    return ns / 1000000;
+}
+
+void
+tr__loop_timer_arm_at(struct tr__loop *l, struct tr__timer *t, int64_t at_ns)
+{
+    // Round up: the timer fires once the wheel's tick (the clock rounded
+    // down) has reached it, so never before at_ns.
+    int64_t due = (at_ns + 999999) / 1000000;
+    if (due < l->wheel.now)
+        due = l->wheel.now;
+    tr__wheel_arm(&l->wheel, t, due);
+}
+
+void
+tr__loop_timer_arm(struct tr__loop *l, struct tr__timer *t, int64_t delay_ms)
+{
+    if (delay_ms <= 0)
+        tr__wheel_arm(&l->wheel, t, l->wheel.now);
+    else
+        tr__loop_timer_arm_at(l, t, tr__loop_now_ns(l) + delay_ms * 1000000);
+}
+
+// Fires what is due on the loop's clock and records lateness.
+static void
+loop_timers(struct tr__loop *l)
+{
+    l->since_clock = 0;
+    if (l->wheel.count == 0)
+        return;
+    int64_t now = tr__loop_now_ns(l);
+    if (ms_floor(now) < l->wheel.now && l->wheel.due == NULL)
+        return;
+    int64_t next = tr__wheel_next(&l->wheel);
+    if (next > ms_floor(now))
+        return;
+    int64_t late = now - next * 1000000;
+    if (late >
+        atomic_load_explicit(&l->timer_late_max_ns, memory_order_relaxed))
+        atomic_store_explicit(&l->timer_late_max_ns, late,
+                              memory_order_relaxed);
+    size_t n = tr__wheel_advance(&l->wheel, ms_floor(now));
+    atomic_store_explicit(
+        &l->timers_fired,
+        atomic_load_explicit(&l->timers_fired, memory_order_relaxed) + n,
+        memory_order_relaxed);
+}
+
+// The poll timeout until the next timer, in ms (-1: none).
+static int
+sleep_ms(struct tr__loop *l)
+{
+    int64_t next = tr__wheel_next(&l->wheel);
+    if (next == INT64_MAX)
+        return -1;
+    int64_t wait = next - ms_floor(tr__now_ns());
+    return wait <= 0 ? 0 : wait > 60000 ? 60000 : (int)wait;
+}
+
 static void
 loop_sleep(struct tr__loop *l)
 {
@@ -76,10 +141,11 @@ loop_sleep(struct tr__loop *l)
         return;
     }
     struct pollfd pfd = {.fd = l->efd, .events = POLLIN};
-    while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+    int rc;
+    while ((rc = poll(&pfd, 1, sleep_ms(l))) < 0 && errno == EINTR)
         ;
     uint64_t v;
-    if (read(l->efd, &v, sizeof v) == sizeof v)
+    if (rc > 0 && read(l->efd, &v, sizeof v) == sizeof v)
         atomic_fetch_add_explicit(&l->wakeups, 1, memory_order_relaxed);
     atomic_store(&l->sleeping, 0);
 }
@@ -103,8 +169,13 @@ loop_main(void *arg)
             struct tr__sched *s = (struct tr__sched *)n;
             if (s->run(s) == TR__RUN_AGAIN)
                 rq_push(l, n);
+            if (l->wheel.count != 0 && ++l->since_clock >= CLOCK_EVERY)
+                loop_timers(l);
             continue;
         }
+        loop_timers(l);
+        if (l->rq_head != NULL)
+            continue; // a timer made something runnable
         if (atomic_load(&l->quit) && tr__mpsc_empty(&l->ready))
             break;
         loop_sleep(l);
@@ -114,20 +185,84 @@ loop_main(void *arg)
     return NULL;
 }
 
-int
-tr__loop_start(struct tr__loop *l, unsigned index, int cpu)
+static int
+loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual)
 {
     tr__mpsc_init(&l->ready);
     atomic_init(&l->sleeping, 0);
     atomic_init(&l->quit, false);
     atomic_init(&l->wakeups, 0);
+    atomic_init(&l->timers_fired, 0);
+    atomic_init(&l->timer_late_max_ns, 0);
     l->rq_head = l->rq_tail = NULL;
     l->index = index;
     l->cpu = cpu;
+    l->manual = manual;
+    l->vnow_ns = 0;
+    l->since_clock = 0;
     tr__msgpool_init(&l->pool);
+    tr__wheel_init(&l->wheel, ms_floor(tr__loop_now_ns(l)));
     l->efd = eventfd(0, EFD_CLOEXEC);
-    if (l->efd < 0)
-        return TR_ESYS;
+    return l->efd < 0 ? TR_ESYS : 0;
+}
+
+int
+tr__loop_start_manual(struct tr__loop *l, unsigned index)
+{
+    return loop_init(l, index, -1, true);
+}
+
+size_t
+tr__loop_run(struct tr__loop *l)
+{
+    struct tr__loop *was = loop_self;
+    struct tr__msgpool *was_pool = tr__msgpool_self;
+    loop_self = l;
+    tr__msgpool_self = &l->pool;
+    size_t runs = 0;
+    for (;;) {
+        drain_ready(l);
+        loop_timers(l);
+        struct tr__node *n = rq_pop(l);
+        if (n == NULL) {
+            if (tr__mpsc_empty(&l->ready))
+                break;
+            continue; // a post is half done
+        }
+        struct tr__sched *s = (struct tr__sched *)n;
+        if (s->run(s) == TR__RUN_AGAIN)
+            rq_push(l, n);
+        runs++;
+    }
+    tr__msgpool_self = was_pool;
+    loop_self = was;
+    return runs;
+}
+
+size_t
+tr__loop_advance(struct tr__loop *l, int64_t ms)
+{
+    int64_t target = ms_floor(l->vnow_ns) + (ms > 0 ? ms : 0);
+    size_t runs = tr__loop_run(l);
+    for (;;) {
+        int64_t next = tr__wheel_next(&l->wheel);
+        if (next > target)
+            break;
+        if (next * 1000000 > l->vnow_ns)
+            l->vnow_ns = next * 1000000;
+        runs += tr__loop_run(l);
+    }
+    if (target * 1000000 > l->vnow_ns)
+        l->vnow_ns = target * 1000000;
+    return runs + tr__loop_run(l);
+}
+
+int
+tr__loop_start(struct tr__loop *l, unsigned index, int cpu)
+{
+    int rc = loop_init(l, index, cpu, false);
+    if (rc != 0)
+        return rc;
     if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
         close(l->efd);
         return TR_ESYS;
@@ -160,6 +295,10 @@ tr__loop_post(struct tr__loop *l, struct tr__sched *s)
 void
 tr__loop_stop(struct tr__loop *l)
 {
+    if (l->manual) {
+        tr__loop_run(l); // let what is runnable finish
+        return;
+    }
     atomic_store(&l->quit, true);
     uint64_t one = 1;
     while (write(l->efd, &one, sizeof one) < 0 && errno == EINTR)

@@ -21,6 +21,7 @@
 #define TR_LOOP_LOOP_H
 
 #include "../mailbox/msg.h"
+#include "timer.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -31,6 +32,9 @@ struct tr__sched {
     struct tr__node node; // link in a run or ready queue
     int (*run)(struct tr__sched *s);
 };
+
+// A timer's fire() runs on its loop between schedulables; the loop records
+// how late it was (against the due tick) before calling it.
 
 struct tr__loop {
     // Written by other threads.
@@ -46,11 +50,58 @@ struct tr__loop {
     pthread_t thread;
     _Atomic uint64_t wakeups; // eventfd writes received; relaxed, stats
     struct tr__msgpool pool;  // messages sent from this loop
+    struct tr__wheel wheel;   // owner only
+    unsigned since_clock;     // runs since the clock was last read
+    bool manual;              // no thread: driven by tr__loop_run/advance
+    int64_t vnow_ns;          // manual: the virtual clock
+    // Timer statistics, owner writes, anyone reads (relaxed).
+    _Atomic uint64_t timers_fired;
+    _Atomic int64_t timer_late_max_ns; // worst lateness seen
 };
 
 // tr__loop_start initialises `l` and starts its thread, pinned to `cpu`
 // unless it is negative. Returns 0 or TR_ESYS. Thread: any.
 int tr__loop_start(struct tr__loop *l, unsigned index, int cpu);
+
+// tr__loop_start_manual initialises `l` without a thread, on a virtual
+// clock starting at 0, for a test to drive with tr__loop_run and
+// tr__loop_advance. Returns 0 or TR_ESYS. Thread: any.
+int tr__loop_start_manual(struct tr__loop *l, unsigned index);
+
+// tr__loop_run runs a manual loop on the calling thread until it has
+// nothing runnable, firing timers due on its virtual clock. Returns the
+// number of runs made. Thread: the driving thread.
+size_t tr__loop_run(struct tr__loop *l);
+
+// tr__loop_advance moves a manual loop's clock forward by `ms`, firing
+// timers in order of their due time and running after each tick that fired
+// any. Returns the number of runs made. Thread: the driving thread.
+size_t tr__loop_advance(struct tr__loop *l, int64_t ms);
+
+// tr__loop_now_ns returns the loop's clock: CLOCK_MONOTONIC, or the
+// virtual clock of a manual loop. Thread: any (a manual loop: its driver).
+static inline int64_t
+tr__loop_now_ns(const struct tr__loop *l)
+{
+    return l->manual ? l->vnow_ns : tr__now_ns();
+}
+
+// tr__loop_timer_arm arms `t` to fire `delay_ms` from now (0: on the next
+// loop turn), never earlier. Thread: owner.
+void tr__loop_timer_arm(struct tr__loop *l, struct tr__timer *t,
+                        int64_t delay_ms);
+
+// tr__loop_timer_arm_at arms `t` to fire at `at_ns` on the loop's clock.
+// Thread: owner.
+void tr__loop_timer_arm_at(struct tr__loop *l, struct tr__timer *t,
+                           int64_t at_ns);
+
+// tr__loop_timer_cancel disarms `t` if armed. Thread: owner.
+static inline void
+tr__loop_timer_cancel(struct tr__loop *l, struct tr__timer *t)
+{
+    tr__wheel_cancel(&l->wheel, t);
+}
 
 // tr__loop_stop tells the loop to exit once its run queues are empty, and
 // joins its thread. Thread: any but the loop's own.

@@ -2,8 +2,8 @@
 // Copyright 2026 the troupe authors
 //
 // CAF 0.17 peer for the troupe benchmarks (see /work/shared/BENCH.md):
-// pingpong, counting, fjcreate and idle, written with event-based actors on
-// CAF's default work-stealing scheduler.
+// pingpong, counting, fjcreate, idle and request, written with event-based
+// actors on CAF's default work-stealing scheduler.
 //
 //   caf_bench <workload> [N] [--threads K]    (K worker threads, default 2)
 //
@@ -200,6 +200,56 @@ void run_idle(actor_system& sys, int64_t n) {
   report("idle", n, secs, double(after - before) / n, "B/actor");
 }
 
+// -- request ------------------------------------------------------------------
+
+behavior req_server(event_based_actor*) {
+  return {[](int64_t x) { return x + 1; }};
+}
+
+// Asks request i (1 s timeout), checks the reply is i + 1, then asks i + 1;
+// after request n it reports to `done`.
+void req_next(event_based_actor* self, actor server, int64_t i, int64_t n,
+              actor done) {
+  self->request(server, std::chrono::seconds(1), i)
+    .then(
+      [=](int64_t y) {
+        if (y != i + 1)
+          fail("request: reply " + std::to_string(y) + " to "
+               + std::to_string(i));
+        if (i < n) {
+          req_next(self, server, i + 1, n, done);
+        } else {
+          self->send(done, done_atom::value, i);
+          self->send_exit(server, exit_reason::user_shutdown);
+          self->quit();
+        }
+      },
+      [=](error& err) {
+        fail("request " + std::to_string(i) + ": "
+             + self->system().render(err));
+      });
+}
+
+behavior req_client(event_based_actor* self, actor server, int64_t n,
+                    actor done) {
+  req_next(self, server, 1, n, done);
+  return {};
+}
+
+void run_request(actor_system& sys, int64_t n) {
+  scoped_actor self{sys};
+  auto server = sys.spawn(req_server);
+  auto t0 = clk::now();
+  sys.spawn(req_client, server, n, actor{self});
+  int64_t got = -1;
+  self->receive([&](done_atom, int64_t i) { got = i; });
+  double secs = since(t0);
+  if (got != n)
+    fail("request: " + std::to_string(got) + " replies, expected "
+         + std::to_string(n));
+  report("request", n, secs, n / secs, "requests/s");
+}
+
 struct workload {
   const char* name;
   void (*run)(actor_system&, int64_t);
@@ -211,11 +261,12 @@ const workload workloads[] = {
   {"counting", run_counting, 20000000},
   {"fjcreate", run_fjcreate, 1000000},
   {"idle", run_idle, 1000000},
+  {"request", run_request, 1000000},
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: caf_bench pingpong|counting|fjcreate|idle [N] "
+               "usage: caf_bench pingpong|counting|fjcreate|idle|request [N] "
                "[--threads K]\n");
   std::exit(2);
 }
