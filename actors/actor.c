@@ -89,6 +89,14 @@ actor_post(tr_system *sys, struct tr__actor *a, uint32_t word)
         tr__loop_post(&sys->shards[word >> TR__A_LOOP_SHIFT].loop, &a->sched);
 }
 
+struct tr__ext *
+tr__ext_get(struct tr__actor *a)
+{
+    if (a->ext == NULL)
+        a->ext = tr__zalloc(sizeof(struct tr__ext));
+    return a->ext;
+}
+
 // Sets the schedule flag; the caller that finds it clear posts the actor.
 // A seq_cst load that sees the flag already set is enough, and spares the
 // RMW while an actor works through a burst: the load follows the caller's
@@ -102,6 +110,12 @@ actor_schedule(tr_system *sys, struct tr__actor *a)
     uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
     if (!(old & TR__A_SCHED))
         actor_post(sys, a, old);
+}
+
+void
+tr__actor_schedule(tr_system *sys, struct tr__actor *a)
+{
+    actor_schedule(sys, a);
 }
 
 void
@@ -159,6 +173,14 @@ int
 tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
              const void *data, size_t len, uint64_t req_id)
 {
+    return tr__send_full(sys, from, to, type, data, len, req_id, 0);
+}
+
+int
+tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+              const void *data, size_t len, uint64_t req_id,
+              int64_t deadline_ns)
+{
     if (len != 0 && data == NULL)
         return TR_EINVAL;
     if (len > sys->max_msg)
@@ -183,6 +205,7 @@ tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
         memcpy(m->data, data, len);
     m->from = from;
     m->req_id = req_id;
+    m->deadline_ns = deadline_ns;
     tr__mpsc_push(&a->mbox, &m->node);
     actor_schedule(sys, a);
     tr__count(sys, sh, sent);
@@ -233,6 +256,16 @@ tr__begin_stop(tr_ctx *ctx, int reason)
         tr__count(ctx->sys, ctx->shard, crashed);
 }
 
+// Acts on a tr_exit made by the user code that just ran.
+static void
+check_exit(tr_ctx *ctx)
+{
+    if (ctx->exit) {
+        ctx->exit = false;
+        tr__begin_stop(ctx, ctx->exit_reason);
+    }
+}
+
 static void
 handle_signals(tr_ctx *ctx)
 {
@@ -253,27 +286,31 @@ handle_signals(tr_ctx *ctx)
                 set_flags(a, TR__A_STOP_SENT, false);
             unlink_child(ctx->sys, &a->child_last, c);
             tr__actor_release(ctx->sys, c); // the parent link's reference
+        } else if (m->type == TR__SIG_CANCEL) {
+            struct tr__cancel c;
+            memcpy(&c, m->data, sizeof c);
+            tr__req_cancel(ctx, &c);
         } else {
             tr__watch_signal(ctx, m);
         }
         tr__msg_free(m);
         n = next;
     }
+    check_exit(ctx);
 }
 
 static void
 deliver(tr_ctx *ctx, struct tr_msg *m)
 {
+    ctx->cur = m;
     int rc = ctx->a->beh->receive(ctx, m);
-    tr__msg_free(m);
-    if (rc == TR_EUNHANDLED)
+    ctx->cur = NULL;
+    // The runtime's own messages (DOWN, EXIT, CANCEL) may go unhandled.
+    if (rc == TR_EUNHANDLED && m->type < TR_MSG_SYSTEM)
         tr__count(ctx->sys, ctx->shard, unhandled);
-    else if (rc < 0)
+    tr__msg_free(m);
+    if (rc < 0 && rc != TR_EUNHANDLED)
         tr__begin_stop(ctx, rc);
-    if (ctx->exit) {
-        ctx->exit = false;
-        tr__begin_stop(ctx, ctx->exit_reason);
-    }
 }
 
 static void
@@ -316,6 +353,7 @@ stop_progress(tr_ctx *ctx)
         a->beh->stop(ctx, a->reason);
     set_phase(a, TR__PH_DEAD);
     tr__actor_kill(ctx->sys, a);
+    tr__later_fini(ctx); // timers and requests die with their owner
     tr__watch_fini(ctx, a->reason);
     if (a->parent != 0)
         tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->parent), down);
@@ -335,6 +373,10 @@ actor_run(struct tr__sched *s)
 
     if (!tr__stack_empty(&a->sig))
         handle_signals(&ctx);
+    if (tr__later_busy(a) && tr__actor_phase(a) == TR__PH_RUN) {
+        tr__later_run(&ctx);
+        check_exit(&ctx);
+    }
     unsigned handled = 0;
     struct tr__node *tail = a->mbox.tail; // stored back after the run
     while (tr__actor_phase(a) == TR__PH_RUN) {
@@ -342,10 +384,16 @@ actor_run(struct tr__sched *s)
         if (n == NULL)
             break;
         struct tr_msg *m = tr__msg_of(n);
-        if (TR_UNLIKELY(m->type == TR_MSG_DOWN) && !tr__watch_accept(&ctx, m))
-            tr__msg_free(m); // its monitor was removed
-        else
+        if (TR_UNLIKELY(m->req_id & TR__REQ_REPLY)) {
+            tr__req_reply(&ctx, m);
+            tr__msg_free(m);
+        } else if (TR_UNLIKELY(m->type == TR_MSG_DOWN) &&
+                   (!tr__watch_accept(&ctx, m) || tr__req_down(&ctx, m))) {
+            tr__msg_free(m); // demonitored, or a responder's monitor
+        } else {
             deliver(&ctx, m);
+        }
+        check_exit(&ctx);
         if (!tr__stack_empty(&a->sig))
             handle_signals(&ctx);
         if (++handled + ctx.sent >= sys->budget)
@@ -363,7 +411,7 @@ actor_run(struct tr__sched *s)
         tr__actor_release(sys, a); // its own reference
         return TR__RUN_DONE;
     }
-    if (ph == TR__PH_RUN && !tr__mpsc_empty(&a->mbox))
+    if (ph == TR__PH_RUN && (!tr__mpsc_empty(&a->mbox) || tr__later_busy(a)))
         return TR__RUN_AGAIN;
     // seq_cst clear, then re-check: pairs with producers' push + fetch_or.
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
@@ -516,14 +564,13 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     }
     set_flags(a, TR__A_INIT_OK, true);
     set_phase(a, TR__PH_RUN);
-    if (ctx.exit)
-        tr__begin_stop(&ctx, ctx.exit_reason);
+    check_exit(&ctx);
     tr__count(sys, sh, spawned);
     *out = self;
     // Release the flag held through init. Nothing has been consumed yet,
     // so the mailbox is non-empty exactly when its head moved.
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
-    if (!tr__stack_empty(&a->sig) ||
+    if (!tr__stack_empty(&a->sig) || tr__later_busy(a) ||
         atomic_load(&a->mbox.head) != &a->mbox.stub ||
         tr__actor_phase(a) != TR__PH_RUN) {
         uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
@@ -607,8 +654,11 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
     if (tr_ref_is_none(msg->from))
         return TR_ENOACTOR;
     ctx->sent++;
-    return tr__send(ctx->sys, ctx->self, msg->from, type, data, len,
-                    msg->req_id);
+    if (type >= TR_MSG_SYSTEM)
+        return TR_EINVAL;
+    // A reply to a request carries its id, marked as a reply.
+    uint64_t id = tr_msg_is_request(msg) ? msg->req_id | TR__REQ_REPLY : 0;
+    return tr__send_any(ctx->sys, ctx->self, msg->from, type, data, len, id);
 }
 
 int

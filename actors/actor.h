@@ -101,12 +101,14 @@ static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
 // Counters with one writer each (a loop), read by anyone: relaxed.
 struct tr__counters {
     _Atomic uint64_t sent, dead, unhandled, spawned, crashed, created, freed;
+    _Atomic uint64_t late; // replies that found no pending request
 };
 
 struct tr__shard {
     struct tr__loop loop; // first: a loop pointer is a shard pointer
     struct tr__counters c;
     tr_system *sys;
+    uint64_t rng; // xorshift state; owner loop only
 };
 
 struct tr_system {
@@ -114,6 +116,7 @@ struct tr_system {
     unsigned nloops;
     unsigned budget;
     size_t max_msg;
+    bool manual;
     _Atomic unsigned rr;
     struct tr__counters ext; // counts from threads that are not loops
     _Atomic int64_t inboxes;
@@ -131,7 +134,8 @@ struct tr_ctx {
     tr_system *sys;
     struct tr__shard *shard; // the calling thread's, NULL off the loops
     tr_ref self;
-    unsigned sent; // this turn, counted against the budget
+    unsigned sent;            // this turn, counted against the budget
+    const struct tr_msg *cur; // the message being handled, or NULL
     bool exit;
     int exit_reason;
 };
@@ -144,6 +148,36 @@ struct tr_ctx {
 #define TR__SIG_EXIT       (TR_MSG_SYSTEM + 5) // tr_exit_info
 #define TR__SIG_MONITOR    (TR_MSG_SYSTEM + 6) // struct tr__watch (watcher)
 #define TR__SIG_DEMONITOR  (TR_MSG_SYSTEM + 7) // uint64_t id
+#define TR__SIG_CANCEL     (TR_MSG_SYSTEM + 8) // struct tr__cancel
+
+// A reply's req_id is the request's with this bit set.
+#define TR__REQ_REPLY (1ull << 63)
+
+struct tr__cancel {
+    tr_ref requester;
+    uint64_t req;
+};
+
+// tr__later is work an actor arranged for later: a timer that, when it
+// fires, queues the later on the actor's done list and schedules it; the
+// actor's next run calls run() in its context. Used by user timers,
+// request deadlines and retry backoff. Owned by the actor's loop.
+struct tr__later {
+    struct tr__timer t;            // first
+    struct tr__later *prev, *next; // the owner's list of live laters
+    struct tr__later *dnext;       // done or pending-arm list
+    struct tr__actor *owner;
+    tr_system *sys;
+    void (*run)(tr_ctx *ctx, struct tr__later *l);
+    void (*drop)(tr_system *sys, struct tr__later *l); // owner died
+    int64_t at_ns; // due, on the loop's clock
+    uint64_t id;   // user timers: the handle
+    uint8_t state; // TR__LATER_*
+};
+
+enum { TR__LATER_IDLE, TR__LATER_ARMED, TR__LATER_PENDING, TR__LATER_DONE };
+
+struct tr__req;
 
 // tr__watch is one monitor or link: the other side and the monitor's id.
 struct tr__watch {
@@ -158,10 +192,27 @@ struct tr__wset {
 
 // tr__ext holds what only some actors use, allocated on first use and
 // freed when the actor dies. Owned by the actor's loop.
+struct tr__reqmon {
+    tr_ref to;        // a responder
+    uint64_t mon;     // our monitor on it
+    uint32_t pending; // requests to it in flight
+};
+
+#define TR__REQMONS 8 // responders whose monitor is kept between requests
+
 struct tr__ext {
-    struct tr__wset watchers; // monitors on this actor: {watcher, id}
-    struct tr__wset mons;     // this actor's monitors: {target, id}
-    struct tr__wset links;    // linked actors
+    struct tr__wset watchers;           // monitors on this actor: {watcher, id}
+    struct tr__wset mons;               // this actor's monitors: {target, id}
+    struct tr__wset links;              // linked actors
+    struct tr__later *laters;           // live laters, doubly linked
+    struct tr__later *done, *done_tail; // fired, to run
+    struct tr__later *pending;          // to arm on the actor's own loop
+    uint64_t next_timer;                // last user timer id
+    struct tr__req **reqs;              // pending requests by id, chained
+    uint32_t nreqs, req_buckets;
+    uint64_t next_req; // last request id
+    struct tr__reqmon reqmon[TR__REQMONS];
+    uint32_t nreqmon;
 };
 
 static inline unsigned
@@ -250,6 +301,10 @@ int tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
 // runtime's own user-lane messages (DOWN, EXIT).
 int tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
                  const void *data, size_t len, uint64_t req_id);
+// tr__send_full is tr__send_any with a deadline in the header.
+int tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+                  const void *data, size_t len, uint64_t req_id,
+                  int64_t deadline_ns);
 // tr__signal_ref queues a signal with payload `data` on the actor named by
 // `to`. Returns 0, TR_ENOACTOR, TR_ENOMEM, TR_EREMOTE or TR_EINVAL (an
 // inbox, which takes no signals but the ones its death answers).
@@ -268,6 +323,40 @@ void tr__actor_free(tr_system *sys, struct tr__actor *a);
 void tr__watch_signal(tr_ctx *ctx, struct tr_msg *m);
 // tr__watch_accept is false for a DOWN whose monitor was removed.
 bool tr__watch_accept(tr_ctx *ctx, const struct tr_msg *m);
+// tr__ext_get returns the actor's ext block, allocating it, or NULL.
+struct tr__ext *tr__ext_get(struct tr__actor *a);
+void tr__actor_schedule(tr_system *sys, struct tr__actor *a);
+
+// later.c
+// tr__later_arm arms `l` (owned by ctx's actor) for at_ns on the actor's
+// loop clock; from another thread (an init) it is armed on the actor's
+// next run.
+void tr__later_arm(tr_ctx *ctx, struct tr__later *l, int64_t at_ns);
+// tr__later_forget disarms `l` and takes it off every list; the caller
+// frees it.
+void tr__later_forget(struct tr__actor *a, struct tr__later *l);
+// tr__later_run arms pending laters and runs the done ones.
+void tr__later_run(tr_ctx *ctx);
+// tr__later_busy is true when done laters wait to run.
+static inline bool
+tr__later_busy(struct tr__actor *a)
+{
+    struct tr__ext *e = a->ext;
+    return e != NULL && (e->done != NULL || e->pending != NULL);
+}
+// tr__later_fini drops every later of a dying actor.
+void tr__later_fini(tr_ctx *ctx);
+int64_t tr__ctx_now(const tr_ctx *ctx);
+
+// request.c
+// tr__req_reply handles a reply in the requester's run; frees nothing.
+void tr__req_reply(tr_ctx *ctx, const struct tr_msg *m);
+// tr__req_down is true if the DOWN was for a responder's monitor, whose
+// requests it then fails.
+bool tr__req_down(tr_ctx *ctx, const struct tr_msg *m);
+// tr__req_cancel handles a CANCEL signal for a request this actor got.
+void tr__req_cancel(tr_ctx *ctx, const struct tr__cancel *c);
+
 // tr__watch_fini tells watchers and links that the actor stopped with
 // `reason`, drops its own monitors and frees its tr__ext.
 void tr__watch_fini(tr_ctx *ctx, int reason);

@@ -13,6 +13,7 @@
 #include "actor.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
 struct tr_inbox {
@@ -158,4 +159,50 @@ tr_msg_free(tr_msg *m)
 {
     if (m != NULL)
         tr__msg_free(m);
+}
+
+int
+tr_call(tr_system *sys, tr_ref to, uint32_t type, const void *data, size_t len,
+        int64_t timeout_ms, tr_msg **reply)
+{
+    if (sys->manual || tr__cur_shard(sys) != NULL || reply == NULL ||
+        type >= TR_MSG_SYSTEM || timeout_ms <= 0)
+        return TR_EINVAL;
+    *reply = NULL;
+    tr_inbox *ib;
+    int rc = tr_inbox_alloc(&ib, sys);
+    if (rc != 0)
+        return rc;
+    uint64_t mon = 0;
+    int64_t deadline = tr_system_now_ns(sys) + timeout_ms * 1000000;
+    const uint64_t id = 1; // the inbox is new: one request, one id
+    rc = tr_inbox_monitor(ib, to, &mon);
+    if (rc == 0)
+        rc = tr__send_full(sys, ib->ref, to, type, data, len, id, deadline);
+    if (rc == TR_ENOACTOR)
+        rc = TR_EDOWN;
+    while (rc == 0) {
+        int64_t left = (deadline - tr_system_now_ns(sys) + 999999) / 1000000;
+        tr_msg *m;
+        if (left <= 0 || tr_inbox_recv(ib, &m, left) != 0) {
+            struct tr__cancel c = {ib->ref, id};
+            (void)tr__signal_ref(sys, to, TR__SIG_CANCEL, &c, sizeof c);
+            rc = TR_ETIMEDOUT;
+            break;
+        }
+        if (m->req_id == (id | TR__REQ_REPLY) && tr_ref_eq(m->from, to)) {
+            *reply = m;
+            break;
+        }
+        tr_down d;
+        bool down = m->type == TR_MSG_DOWN && m->len == sizeof d &&
+                    memcpy(&d, m->data, sizeof d) && d.mon == mon;
+        tr_msg_free(m);
+        if (down)
+            rc = TR_EDOWN;
+    }
+    if (mon != 0)
+        (void)tr__signal_ref(sys, to, TR__SIG_DEMONITOR, &mon, sizeof mon);
+    tr_inbox_free(ib);
+    return rc;
 }

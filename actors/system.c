@@ -43,6 +43,10 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1)
         ncpu = 1;
+    if (c.manual && c.loops > 1)
+        return TR_EINVAL;
+    if (c.manual)
+        c.loops = 1;
     if (c.loops == 0)
         c.loops = ncpu > MAX_LOOPS ? MAX_LOOPS : (unsigned)ncpu;
     tr_system *sys = tr__zalloc(sizeof *sys);
@@ -63,10 +67,15 @@ tr_system_open(tr_system **out, const tr_config *cfg)
         system_free(sys);
         return TR_ENOMEM;
     }
+    sys->manual = c.manual;
+    uint64_t seed = c.seed ? c.seed : c.manual ? 1 : (uint64_t)tr__now_ns();
     for (unsigned i = 0; i < c.loops; i++) {
         sys->shards[i].sys = sys;
-        int rc = tr__loop_start(&sys->shards[i].loop, i,
-                                c.pin ? (int)(i % (unsigned)ncpu) : -1);
+        sys->shards[i].rng = (seed + i) * 0x9E3779B97F4A7C15ull | 1;
+        int rc = c.manual
+                     ? tr__loop_start_manual(&sys->shards[i].loop, i)
+                     : tr__loop_start(&sys->shards[i].loop, i,
+                                      c.pin ? (int)(i % (unsigned)ncpu) : -1);
         if (rc != 0) {
             stop_loops(sys, i);
             system_free(sys);
@@ -98,6 +107,7 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->unhandled += rd(&c->unhandled);
     st->actors_spawned += rd(&c->spawned);
     st->actors_crashed += rd(&c->crashed);
+    st->late_replies += rd(&c->late);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }
@@ -108,8 +118,15 @@ tr_system_stats(tr_system *sys, tr_stats *out)
     uint64_t created = 0, freed = 0;
     memset(out, 0, sizeof *out);
     add_counters(out, &created, &freed, &sys->ext);
-    for (unsigned i = 0; i < sys->nloops; i++)
+    for (unsigned i = 0; i < sys->nloops; i++) {
+        struct tr__loop *l = &sys->shards[i].loop;
         add_counters(out, &created, &freed, &sys->shards[i].c);
+        out->timers_fired += rd(&l->timers_fired);
+        int64_t late =
+            atomic_load_explicit(&l->timer_late_max_ns, memory_order_relaxed);
+        if (late > out->timer_late_max_ns)
+            out->timer_late_max_ns = late;
+    }
     out->actors_live = created >= freed ? created - freed : 0;
 }
 
@@ -121,12 +138,67 @@ ts_of(int64_t ns)
 }
 
 int
+tr_system_run(tr_system *sys)
+{
+    if (!sys->manual)
+        return TR_EINVAL;
+    size_t n = tr__loop_run(&sys->shards[0].loop);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int
+tr_system_advance(tr_system *sys, int64_t ms)
+{
+    if (!sys->manual || ms < 0)
+        return TR_EINVAL;
+    size_t n = tr__loop_advance(&sys->shards[0].loop, ms);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int64_t
+tr_system_now_ns(tr_system *sys)
+{
+    return tr__loop_now_ns(&sys->shards[0].loop);
+}
+
+// A manual system is stopped by driving its loop here: stop the newest
+// top-level actor, run, and move the virtual clock on only when nothing
+// else can make progress.
+static int
+close_manual(tr_system *sys)
+{
+    struct tr__loop *l = &sys->shards[0].loop;
+    while (sys->root_last != 0) {
+        if (sys->root_signal != sys->root_last) {
+            struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
+            if (m == NULL)
+                return TR_ENOMEM;
+            sys->root_signal = sys->root_last;
+            tr__actor_signal(sys, tr__slot_actor(sys, sys->root_last), m);
+        }
+        if (tr__loop_run(l) == 0 && sys->root_last != 0) {
+            int64_t next = tr__wheel_next(&l->wheel);
+            if (next == INT64_MAX)
+                return TR_ETIMEDOUT; // stuck with nothing to wait for
+            tr__loop_advance(l, next - l->vnow_ns / 1000000);
+        }
+    }
+    return 0;
+}
+
+int
 tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
 {
     assert(tr__cur_shard(sys) == NULL && "tr_system_close on a loop thread");
     if (atomic_load(&sys->inboxes) != 0)
         return TR_EBUSY;
     atomic_store(&sys->closing, true);
+    if (sys->manual) {
+        int rc = close_manual(sys);
+        if (rc != 0)
+            return rc;
+        timeout_ms = -1; // the tree is gone; nothing below waits
+    }
     int64_t end =
         timeout_ms < 0 ? INT64_MAX : tr__now_ns() + timeout_ms * 1000000;
 

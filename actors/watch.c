@@ -268,6 +268,7 @@ tr__watch_fini(tr_ctx *ctx, int reason)
     wset_free(&e->watchers);
     wset_free(&e->links);
     wset_free(&e->mons);
+    tr__free(e->reqs, e->req_buckets * sizeof *e->reqs); // emptied before
     tr__free(e, sizeof *e);
     ctx->a->ext = NULL;
 }

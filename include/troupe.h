@@ -34,19 +34,21 @@ extern "C" {
 // Errors
 
 // TR_ERRORS lists every error code: name, value, text.
-#define TR_ERRORS(X)                                                 \
-    X(EINVAL, -1, "invalid argument")                                \
-    X(ENOMEM, -2, "out of memory")                                   \
-    X(EFULL, -3, "mailbox is at capacity; nothing was queued")       \
-    X(ENOACTOR, -4, "no such actor (stale or unknown ref)")          \
-    X(EMSGSIZE, -5, "message is larger than the configured maximum") \
-    X(ETIMEDOUT, -6, "deadline passed")                              \
-    X(ECLOSED, -7, "the system or actor is shutting down")           \
-    X(EUNHANDLED, -8, "message type not handled by this behaviour")  \
-    X(EBUSY, -9, "resource busy; try again later")                   \
-    X(ELIMIT, -10, "a configured limit was reached")                 \
-    X(ESYS, -11, "operating system call failed")                     \
-    X(EREMOTE, -12, "ref names another node and no transport is registered")
+#define TR_ERRORS(X)                                                          \
+    X(EINVAL, -1, "invalid argument")                                         \
+    X(ENOMEM, -2, "out of memory")                                            \
+    X(EFULL, -3, "mailbox is at capacity; nothing was queued")                \
+    X(ENOACTOR, -4, "no such actor (stale or unknown ref)")                   \
+    X(EMSGSIZE, -5, "message is larger than the configured maximum")          \
+    X(ETIMEDOUT, -6, "deadline passed")                                       \
+    X(ECLOSED, -7, "the system or actor is shutting down")                    \
+    X(EUNHANDLED, -8, "message type not handled by this behaviour")           \
+    X(EBUSY, -9, "resource busy; try again later")                            \
+    X(ELIMIT, -10, "a configured limit was reached")                          \
+    X(ESYS, -11, "operating system call failed")                              \
+    X(EREMOTE, -12, "ref names another node and no transport is registered")  \
+    X(EDOWN, -13, "the responder stopped (or never existed) before replying") \
+    X(ECANCELED, -14, "cancelled")
 
 enum tr_err {
     TR_OK = 0,
@@ -156,6 +158,15 @@ typedef struct tr_config {
     // max_msg_size caps a message's payload in bytes; larger sends fail
     // with TR_EMSGSIZE. 0: 64 MiB.
     size_t max_msg_size;
+    // manual makes a deterministic system for tests: one loop with no
+    // thread, driven by the caller with tr_system_run and
+    // tr_system_advance, on a virtual clock that starts at 0 and moves only
+    // when advanced. Everything then happens on the driving thread, in the
+    // same order every time.
+    bool manual;
+    // seed seeds the runtime's randomness (retry jitter). 0: from the
+    // clock, or 1 in a manual system.
+    uint64_t seed;
 } tr_config;
 
 // tr_system_open starts a system with `cfg` (NULL for defaults): its loop
@@ -168,12 +179,15 @@ TR_API int tr_system_open(tr_system **out, const tr_config *cfg);
 // tr_stats counts what a system did. Counters are exact once the system has
 // stopped, and a recent approximation while it runs.
 typedef struct tr_stats {
-    uint64_t actors_live;    // spawned and not yet freed (inboxes included)
-    uint64_t actors_spawned; // spawns that succeeded
-    uint64_t actors_crashed; // actors that stopped with a negative reason
-    uint64_t msgs_sent;      // messages queued into a mailbox
-    uint64_t dead_letters;   // queued to an actor that died before reading
-    uint64_t unhandled;      // receive returned TR_EUNHANDLED
+    uint64_t actors_live;      // spawned and not yet freed (inboxes included)
+    uint64_t actors_spawned;   // spawns that succeeded
+    uint64_t actors_crashed;   // actors that stopped with a negative reason
+    uint64_t msgs_sent;        // messages queued into a mailbox
+    uint64_t dead_letters;     // queued to an actor that died before reading
+    uint64_t unhandled;        // receive returned TR_EUNHANDLED
+    uint64_t late_replies;     // replies that came after their request ended
+    uint64_t timers_fired;     // timers that fired (requests' deadlines too)
+    int64_t timer_late_max_ns; // the latest any timer fired, past its due
 } tr_stats;
 
 // tr_system_stats fills *out with the system's counters.
@@ -195,6 +209,21 @@ TR_API unsigned tr_system_loops(tr_system *sys);
 // an inbox is still allocated.
 // Ownership: on 0, `sys` is freed. Thread: non-loop thread.
 TR_API int tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final);
+
+// tr_system_run runs a manual system until nothing is runnable, firing
+// timers due on its virtual clock. Returns the number of actor turns run,
+// or TR_EINVAL for a system that is not manual. Thread: the driver.
+TR_API int tr_system_run(tr_system *sys);
+
+// tr_system_advance moves a manual system's virtual clock forward by
+// `ms`, firing timers in due order and running after each, then runs until
+// idle. Returns the number of turns run, or TR_EINVAL. Thread: the driver.
+TR_API int tr_system_advance(tr_system *sys, int64_t ms);
+
+// tr_system_now_ns returns the system's clock in ns: CLOCK_MONOTONIC, or
+// the virtual clock of a manual system. Deadlines are on this clock.
+// Thread: any.
+TR_API int64_t tr_system_now_ns(tr_system *sys);
 
 // ---------------------------------------------------------------------------
 // Spawning
@@ -339,6 +368,174 @@ TR_API int tr_unlink(tr_ctx *ctx, tr_ref who);
 // tr_trap_exit turns exit trapping on or off for the caller.
 // Thread: handler (ctx owner).
 TR_API void tr_trap_exit(tr_ctx *ctx, bool on);
+
+// ---------------------------------------------------------------------------
+// Timers
+
+// tr_send_after sends the message (copied now) from the calling actor to
+// `to` after `delay_ms` (0: on the next loop turn); never earlier. The
+// timer dies with the actor. *timer (if not NULL) gets a handle for
+// tr_timer_cancel. Returns 0, TR_EINVAL, TR_EMSGSIZE or TR_ENOMEM; a
+// message that cannot be delivered when the timer fires (a stale `to`) is
+// counted as a dead letter. Thread: handler (ctx owner).
+TR_API int tr_send_after(tr_ctx *ctx, tr_ref to, uint32_t type,
+                         const void *data, size_t len, int64_t delay_ms,
+                         uint64_t *timer);
+
+// tr_send_every is tr_send_after repeating every `period_ms` (> 0), on a
+// fixed schedule (lateness does not accumulate), until cancelled, until the
+// actor stops or until `to` is gone. Thread: handler (ctx owner).
+TR_API int tr_send_every(tr_ctx *ctx, tr_ref to, uint32_t type,
+                         const void *data, size_t len, int64_t period_ms,
+                         uint64_t *timer);
+
+// tr_timer_cancel stops a timer of the calling actor; nothing is sent
+// after this call. O(timers the actor has). Returns 0 or TR_EINVAL
+// (unknown, fired or cancelled). Thread: handler (ctx owner).
+TR_API int tr_timer_cancel(tr_ctx *ctx, uint64_t timer);
+
+// tr_ctx_now_ns returns the system's clock (see tr_system_now_ns).
+// Thread: handler (ctx owner).
+TR_API int64_t tr_ctx_now_ns(const tr_ctx *ctx);
+
+// ---------------------------------------------------------------------------
+// Requests: every request has a deadline
+
+// tr_reply_fn completes a request, exactly once, in the requester's
+// context: `status` is 0 with the `reply` (lent for the call), or
+// TR_ETIMEDOUT (the deadline passed), TR_EDOWN (the responder stopped or
+// did not exist; reported at once, not at the deadline), TR_ECANCELED (the
+// request this one was made for was cancelled), TR_EINVAL (bad type or
+// timeout), TR_EMSGSIZE or TR_ENOMEM, with `reply` NULL. If the requester
+// stops first, no callback runs.
+typedef void (*tr_reply_fn)(tr_ctx *ctx, int status, const tr_msg *reply,
+                            void *cookie);
+
+// tr_request sends a request to `to`, due within `timeout_ms` (> 0), and
+// stores its id in *req (if not NULL). The responder answers with
+// tr_reply (or tr_reply_to later). The absolute deadline travels with the
+// request; a request made while handling a request inherits the earlier of
+// the two deadlines and is cancelled if that request is. When a request
+// times out or its requester stops, the responder gets TR_MSG_CANCEL.
+// Returns 0, after which `fn` runs exactly once (unless the requester
+// stops), or - with no callback ever - TR_EINVAL (fn NULL) or TR_ENOMEM.
+// Cost: an entry and one timer, no other allocation.
+// Ownership: `data` is borrowed for the call; `cookie` is passed back.
+// Thread: handler (ctx owner).
+TR_API int tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
+                      const void *data, size_t len, int64_t timeout_ms,
+                      tr_reply_fn fn, void *cookie);
+
+// tr_request_cancel abandons a pending request: its callback will not run,
+// and the responder gets TR_MSG_CANCEL. Returns 0 or TR_EINVAL (not
+// pending). Thread: handler (ctx owner).
+TR_API int tr_request_cancel(tr_ctx *ctx, uint64_t req);
+
+// TR_MSG_CANCEL tells a responder that a request it got was abandoned
+// (timed out, cancelled, or its requester stopped), so deferred work can be
+// dropped. Payload: tr_request_info. Returning TR_EUNHANDLED is fine.
+#define TR_MSG_CANCEL (TR_MSG_SYSTEM + 0x102)
+
+typedef struct tr_request_info {
+    tr_ref requester;
+    uint64_t req; // the request's id at the requester
+} tr_request_info;
+
+// tr_msg_is_request is true for a message sent by tr_request (or
+// tr_call). Thread: any holder.
+TR_API bool tr_msg_is_request(const tr_msg *m);
+
+// tr_msg_deadline_ns returns a request's absolute deadline on the system
+// clock, 0 for none. Thread: any holder.
+TR_API int64_t tr_msg_deadline_ns(const tr_msg *m);
+
+// tr_budget_ms returns the time left, in ms (>= 0), before the deadline of
+// the request being handled, or -1 when the message has none.
+// Thread: handler (ctx owner).
+TR_API int64_t tr_budget_ms(const tr_ctx *ctx);
+
+// tr_reply_token is what a responder keeps to reply later: a plain value.
+typedef struct tr_reply_token {
+    tr_ref to;
+    uint64_t req; // 0: not a request, the reply is a plain message
+    int64_t deadline_ns;
+} tr_reply_token;
+
+// tr_reply_later returns a token for replying to `m` after its handler
+// has returned. Thread: any holder.
+TR_API tr_reply_token tr_reply_later(const tr_msg *m);
+
+// tr_reply_to replies through a token, as tr_reply. A reply after the
+// requester gave up is dropped there and counted (late_replies).
+// Thread: handler.
+TR_API int tr_reply_to(tr_ctx *ctx, const tr_reply_token *t, uint32_t type,
+                       const void *data, size_t len);
+
+// tr_call makes a request from a thread that is not an actor and waits up
+// to `timeout_ms` for the reply, stored in *reply (the caller's, to
+// tr_msg_free). Returns 0, TR_ETIMEDOUT (the responder is told), TR_EDOWN,
+// TR_EINVAL (also for a manual system, which nothing would run), TR_ENOMEM
+// or TR_EMSGSIZE. Thread: non-loop thread.
+TR_API int tr_call(tr_system *sys, tr_ref to, uint32_t type, const void *data,
+                   size_t len, int64_t timeout_ms, tr_msg **reply);
+
+// ---------------------------------------------------------------------------
+// Fan-out, bounded concurrency and retry
+
+// tr_gather_item is one request of a gather.
+typedef struct tr_gather_item {
+    tr_ref to;
+    uint32_t type;
+    const void *data; // copied by tr_gather
+    size_t len;
+} tr_gather_item;
+
+// tr_outcome is one request's result: status as for tr_reply_fn, and the
+// reply (status 0) lent until the gather's callback returns.
+typedef struct tr_outcome {
+    int status;
+    const tr_msg *reply;
+} tr_outcome;
+
+typedef struct tr_gather_opts {
+    int64_t timeout_ms;   // one deadline for the whole gather (> 0)
+    size_t max_in_flight; // at most this many requests at once; 0: all
+    bool fail_fast;       // on the first failure, cancel the rest
+} tr_gather_opts;
+
+// tr_gather_fn receives every outcome, in the order of the items. With
+// fail_fast, items cancelled or never sent have TR_ECANCELED.
+typedef void (*tr_gather_fn)(tr_ctx *ctx, const tr_outcome *outcomes, size_t n,
+                             void *cookie);
+
+// tr_gather sends the n requests (keeping at most max_in_flight pending,
+// the asyncio.Semaphore pattern) under one deadline, and calls `done` once
+// with every outcome (asyncio's gather(return_exceptions=True)).
+// Returns 0, after which `done` runs exactly once (unless the caller
+// stops), or TR_EINVAL / TR_ENOMEM with no callback.
+// Ownership: `items` and their data are copied. Thread: handler.
+TR_API int tr_gather(tr_ctx *ctx, const tr_gather_item *items, size_t n,
+                     const tr_gather_opts *opts, tr_gather_fn done,
+                     void *cookie);
+
+// tr_retry says how tr_request_retry retries.
+typedef struct tr_retry {
+    int max_attempts;           // > 0
+    int64_t timeout_ms;         // overall deadline: the hard limit (> 0)
+    int64_t attempt_timeout_ms; // each attempt's own limit; 0: what is left
+    int64_t backoff_ms;         // first pause; doubles after each failure
+    int64_t backoff_max_ms;     // cap on the pause; 0: no cap
+} tr_retry;
+
+// tr_request_retry makes a request and retries it after TR_ETIMEDOUT or
+// TR_EDOWN, pausing with exponential backoff and jitter (half the pause
+// fixed, half random), until a reply, max_attempts, or the overall
+// deadline (a pause that would cross it ends the retries). `fn` runs once
+// with the last outcome. Returns as tr_request. Thread: handler.
+TR_API int tr_request_retry(tr_ctx *ctx, tr_ref to, uint32_t type,
+                            const void *data, size_t len,
+                            const tr_retry *policy, tr_reply_fn fn,
+                            void *cookie);
 
 // ---------------------------------------------------------------------------
 // From any thread

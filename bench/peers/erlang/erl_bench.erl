@@ -3,14 +3,17 @@
 %
 % Erlang/OTP 25 peer for the troupe benchmarks (see /work/shared/BENCH.md):
 % pingpong, counting, fjcreate and idle, written with plain processes and
-% send/receive. Run it through run.sh:
+% send/receive, and request, written with a gen_server (this module is also its
+% callback module). Run it through run.sh:
 %
 %   run.sh <workload> [N] [--threads K]
 %
 % Prints `RESULT <name> <n> <seconds> <value> <unit>`; a failed self-check
 % prints `FAILED <reason>` on stderr and halts with status 1.
 -module(erl_bench).
+-behaviour(gen_server).
 -export([main/1]).
+-export([init/1, handle_call/3, handle_cast/2]).
 
 % Processes that may build up a long mailbox keep it off the heap, as the OTP
 % docs advise, so garbage collection does not copy the queue again and again.
@@ -35,7 +38,9 @@ workload("pingpong") -> {fun pingpong/1, 3000000};
 workload("counting") -> {fun counting/1, 20000000};
 workload("fjcreate") -> {fun fjcreate/1, 1000000};
 workload("idle") -> {fun idle/1, 1000000};
-workload(_) -> fail("usage: run.sh pingpong|counting|fjcreate|idle [N] [--threads K]").
+workload("request") -> {fun request/1, 1000000};
+workload(_) ->
+    fail("usage: run.sh pingpong|counting|fjcreate|idle|request [N] [--threads K]").
 
 %% -- pingpong ----------------------------------------------------------------
 
@@ -139,6 +144,31 @@ vm_rss() ->
     [_, Rest] = binary:split(Status, <<"VmRSS:">>),
     [KB | _] = string:lexemes(Rest, " \t\n"),
     binary_to_integer(KB) * 1024.
+
+%% -- request ----------------------------------------------------------------
+
+% The calling process is the client; the server is a gen_server that answers
+% {req, X} with X + 1. Every call has a 1 s timeout.
+request(N) ->
+    {ok, Server} = gen_server:start(?MODULE, [], []),
+    T0 = mono_ns(),
+    Sum = call_loop(Server, 1, N, 0),
+    Secs = since(T0),
+    gen_server:stop(Server),
+    % the replies are 2..N+1
+    Want = N * (N + 3) div 2,
+    check(Sum =:= Want, "request: sum ~b, expected ~b", [Sum, Want]),
+    report(request, N, Secs, N / Secs, "requests/s").
+
+call_loop(_, I, N, Sum) when I > N -> Sum;
+call_loop(Server, I, N, Sum) ->
+    call_loop(Server, I + 1, N, Sum + gen_server:call(Server, {req, I}, 1000)).
+
+init([]) -> {ok, nostate}.
+
+handle_call({req, X}, _From, State) -> {reply, X + 1, State}.
+
+handle_cast(_, State) -> {noreply, State}.
 
 %% -- helpers -----------------------------------------------------------------
 

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// request.c: requests with deadlines, and the helpers built on them.
+//
+// Design notes
+// - A pending request is an entry in the requester's table (chained hash
+//   by id) whose later is the deadline timer: no allocation beyond the
+//   entry. It completes exactly once, in the requester's run: by the reply
+//   (a message whose req_id has TR__REQ_REPLY set), by its later firing
+//   (TR_ETIMEDOUT, or an error found when it was sent), by a DOWN from the
+//   responder (TR_EDOWN), or by a CANCEL from upstream (TR_ECANCELED).
+//   When the requester stops, pending requests end without a callback.
+// - Fast failure: the requester monitors each responder it has requests
+//   in flight to. The monitor is kept (up to TR__REQMONS responders) after
+//   the last reply, so a client calling one server pays for it once.
+// - The deadline travels in the request's header. A request made while
+//   handling a request inherits the earlier deadline and remembers that
+//   request as its parent: when the parent is cancelled (its requester timed
+//   out or stopped), the child is cancelled too, and so on downstream.
+// - Cancellation reaches the responder as a CANCEL signal; the runtime
+//   cancels the responder's own child requests and queues TR_MSG_CANCEL so
+//   a responder that deferred its reply can drop the work.
+#include "actor.h"
+
+#include <string.h>
+
+struct tr__req {
+    struct tr__later l; // first: the deadline
+    struct tr__req *hnext;
+    uint64_t id;
+    tr_ref to;
+    tr_reply_fn fn;
+    void *cookie;
+    struct tr__cancel parent; // the request being handled when made
+    int status;
+};
+
+// ---------------------------------------------------------------------------
+// The table
+
+static uint32_t
+bucket(const struct tr__ext *e, uint64_t id)
+{
+    return (uint32_t)(id * 0x9E3779B97F4A7C15ull >> 32) & (e->req_buckets - 1);
+}
+
+static int
+table_add(struct tr__ext *e, struct tr__req *r)
+{
+    if (e->nreqs >= e->req_buckets) {
+        uint32_t nb = e->req_buckets ? e->req_buckets * 2 : 16;
+        struct tr__req **b = tr__zalloc(nb * sizeof *b);
+        if (b == NULL)
+            return TR_ENOMEM;
+        struct tr__req **old = e->reqs;
+        uint32_t ob = e->req_buckets;
+        e->reqs = b;
+        e->req_buckets = nb;
+        for (uint32_t i = 0; i < ob; i++) {
+            for (struct tr__req *x = old[i], *n; x != NULL; x = n) {
+                n = x->hnext;
+                uint32_t k = bucket(e, x->id);
+                x->hnext = b[k];
+                b[k] = x;
+            }
+        }
+        tr__free(old, ob * sizeof *old);
+    }
+    uint32_t k = bucket(e, r->id);
+    r->hnext = e->reqs[k];
+    e->reqs[k] = r;
+    e->nreqs++;
+    return 0;
+}
+
+// Removes and returns the request with `id`, or NULL.
+static struct tr__req *
+table_take(struct tr__ext *e, uint64_t id)
+{
+    if (e == NULL || e->req_buckets == 0)
+        return NULL;
+    for (struct tr__req **p = &e->reqs[bucket(e, id)]; *p != NULL;
+         p = &(*p)->hnext) {
+        struct tr__req *r = *p;
+        if (r->id == id) {
+            *p = r->hnext;
+            e->nreqs--;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Responder monitors
+
+static struct tr__reqmon *
+reqmon_find(struct tr__ext *e, tr_ref to)
+{
+    for (uint32_t i = 0; i < e->nreqmon; i++)
+        if (tr_ref_eq(e->reqmon[i].to, to))
+            return &e->reqmon[i];
+    return NULL;
+}
+
+static struct tr__reqmon *
+reqmon_find_mon(struct tr__ext *e, uint64_t mon)
+{
+    for (uint32_t i = 0; i < e->nreqmon; i++)
+        if (e->reqmon[i].mon == mon)
+            return &e->reqmon[i];
+    return NULL;
+}
+
+// Makes sure we monitor `to`. A dead `to` gets its DOWN queued at once.
+static void
+reqmon_hold(tr_ctx *ctx, struct tr__ext *e, tr_ref to)
+{
+    struct tr__reqmon *m = reqmon_find(e, to);
+    if (m == NULL) {
+        if (e->nreqmon == TR__REQMONS) {
+            // Evict an idle responder's monitor, if any.
+            uint32_t i = 0;
+            while (i < e->nreqmon && e->reqmon[i].pending != 0)
+                i++;
+            if (i == e->nreqmon)
+                return; // all busy: this request relies on its deadline
+            (void)tr_demonitor(ctx, e->reqmon[i].mon);
+            e->reqmon[i] = e->reqmon[--e->nreqmon];
+        }
+        uint64_t id;
+        if (tr_monitor(ctx, to, &id) != 0)
+            return;
+        m = &e->reqmon[e->nreqmon++];
+        *m = (struct tr__reqmon){.to = to, .mon = id};
+    }
+    m->pending++;
+}
+
+static void
+reqmon_release(struct tr__ext *e, tr_ref to)
+{
+    struct tr__reqmon *m = reqmon_find(e, to);
+    if (m != NULL && m->pending > 0)
+        m->pending--;
+}
+
+// ---------------------------------------------------------------------------
+// Completion
+
+static void
+send_cancel(tr_ctx *ctx, const struct tr__req *r)
+{
+    struct tr__cancel c = {ctx->self, r->id};
+    (void)tr__signal_ref(ctx->sys, r->to, TR__SIG_CANCEL, &c, sizeof c);
+}
+
+// Ends `r` (already out of the table): callback, then free.
+static void
+finish(tr_ctx *ctx, struct tr__req *r, int status, const tr_msg *reply)
+{
+    struct tr__ext *e = ctx->a->ext;
+    tr__later_forget(ctx->a, &r->l);
+    reqmon_release(e, r->to);
+    if (status == TR_ETIMEDOUT || status == TR_ECANCELED)
+        send_cancel(ctx, r);
+    r->fn(ctx, status, reply, r->cookie);
+    tr__free(r, sizeof *r);
+}
+
+// The later: the deadline passed, or the request failed when sent.
+static void
+req_later_run(tr_ctx *ctx, struct tr__later *l)
+{
+    struct tr__req *r = (struct tr__req *)l;
+    if (table_take(ctx->a->ext, r->id) != r)
+        return; // cannot happen: completion forgets the later
+    finish(ctx, r, r->status != 0 ? r->status : TR_ETIMEDOUT, NULL);
+}
+
+// The requester died: no callback, but the responder hears of it.
+static void
+req_drop(tr_system *sys, struct tr__later *l)
+{
+    struct tr__req *r = (struct tr__req *)l;
+    struct tr__ext *e = r->l.owner->ext;
+    (void)table_take(e, r->id);
+    struct tr__cancel c = {tr__actor_ref(sys, r->l.owner), r->id};
+    (void)tr__signal_ref(sys, r->to, TR__SIG_CANCEL, &c, sizeof c);
+    tr__free(r, sizeof *r);
+}
+
+void
+tr__req_reply(tr_ctx *ctx, const struct tr_msg *m)
+{
+    struct tr__req *r = table_take(ctx->a->ext, m->req_id & ~TR__REQ_REPLY);
+    if (r == NULL || !tr_ref_eq(r->to, m->from)) {
+        if (r != NULL) // a reply from someone else: not ours to take
+            (void)table_add(ctx->a->ext, r);
+        tr__count(ctx->sys, ctx->shard, late);
+        return;
+    }
+    finish(ctx, r, 0, m);
+}
+
+bool
+tr__req_down(tr_ctx *ctx, const struct tr_msg *m)
+{
+    struct tr__ext *e = ctx->a->ext;
+    tr_down d;
+    memcpy(&d, m->data, sizeof d);
+    struct tr__reqmon *rm = e != NULL ? reqmon_find_mon(e, d.mon) : NULL;
+    if (rm == NULL)
+        return false;
+    *rm = e->reqmon[--e->nreqmon];
+    // Fail every request to it. Callbacks may add requests: collect first.
+    struct tr__req *dead = NULL;
+    for (uint32_t b = 0; b < e->req_buckets; b++) {
+        for (struct tr__req **p = &e->reqs[b]; *p != NULL;) {
+            struct tr__req *r = *p;
+            if (tr_ref_eq(r->to, d.who)) {
+                *p = r->hnext;
+                e->nreqs--;
+                r->hnext = dead;
+                dead = r;
+            } else {
+                p = &r->hnext;
+            }
+        }
+    }
+    while (dead != NULL) {
+        struct tr__req *r = dead;
+        dead = r->hnext;
+        finish(ctx, r, TR_EDOWN, NULL);
+    }
+    return true;
+}
+
+void
+tr__req_cancel(tr_ctx *ctx, const struct tr__cancel *c)
+{
+    struct tr__ext *e = ctx->a->ext;
+    // Our own requests made on behalf of the cancelled one go too.
+    struct tr__req *kids = NULL;
+    for (uint32_t b = 0; e != NULL && b < e->req_buckets; b++) {
+        for (struct tr__req **p = &e->reqs[b]; *p != NULL;) {
+            struct tr__req *r = *p;
+            if (r->parent.req == c->req &&
+                tr_ref_eq(r->parent.requester, c->requester)) {
+                *p = r->hnext;
+                e->nreqs--;
+                r->hnext = kids;
+                kids = r;
+            } else {
+                p = &r->hnext;
+            }
+        }
+    }
+    while (kids != NULL) {
+        struct tr__req *r = kids;
+        kids = r->hnext;
+        finish(ctx, r, TR_ECANCELED, NULL);
+    }
+    if (tr__actor_phase(ctx->a) == TR__PH_RUN) {
+        tr_request_info info = {c->requester, c->req};
+        (void)tr__send_any(ctx->sys, c->requester, ctx->self, TR_MSG_CANCEL,
+                           &info, sizeof info, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// API
+
+int
+tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
+           const void *data, size_t len, int64_t timeout_ms, tr_reply_fn fn,
+           void *cookie)
+{
+    if (fn == NULL)
+        return TR_EINVAL; // nothing to report anything else through
+    struct tr__ext *e = tr__ext_get(ctx->a);
+    struct tr__req *r = tr__zalloc(sizeof *r);
+    if (e == NULL || r == NULL) {
+        tr__free(r, sizeof *r);
+        return TR_ENOMEM;
+    }
+    r->id = e->next_req + 1;
+    if (table_add(e, r) != 0) {
+        tr__free(r, sizeof *r);
+        return TR_ENOMEM;
+    }
+    e->next_req = r->id;
+    r->l.run = req_later_run;
+    r->l.drop = req_drop;
+    r->to = to;
+    r->fn = fn;
+    r->cookie = cookie;
+    int64_t now = tr__ctx_now(ctx);
+    int64_t deadline = now + (timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+    const struct tr_msg *cur = ctx->cur;
+    if (cur != NULL && cur->req_id != 0 && !(cur->req_id & TR__REQ_REPLY)) {
+        r->parent = (struct tr__cancel){cur->from, cur->req_id};
+        if (cur->deadline_ns != 0 && cur->deadline_ns < deadline)
+            deadline = cur->deadline_ns; // inherit the smaller budget
+    }
+    if (type >= TR_MSG_SYSTEM || timeout_ms <= 0 || deadline <= now) {
+        r->status =
+            timeout_ms <= 0 || type >= TR_MSG_SYSTEM ? TR_EINVAL : TR_ETIMEDOUT;
+        tr__later_arm(ctx, &r->l, now); // reports on the next run
+    } else {
+        tr__later_arm(ctx, &r->l, deadline);
+        reqmon_hold(ctx, e, to);
+        int rc = tr__send_full(ctx->sys, ctx->self, to, type, data, len, r->id,
+                               deadline);
+        if (rc != 0) {
+            reqmon_release(e, to);
+            tr__later_forget(ctx->a, &r->l);
+            r->status = rc == TR_ENOACTOR ? TR_EDOWN : rc;
+            tr__later_arm(ctx, &r->l, now);
+        }
+    }
+    ctx->sent++;
+    if (req != NULL)
+        *req = r->id;
+    return 0;
+}
+
+int
+tr_request_cancel(tr_ctx *ctx, uint64_t req)
+{
+    struct tr__req *r = table_take(ctx->a->ext, req);
+    if (r == NULL)
+        return TR_EINVAL;
+    tr__later_forget(ctx->a, &r->l);
+    reqmon_release(ctx->a->ext, r->to);
+    send_cancel(ctx, r);
+    tr__free(r, sizeof *r);
+    return 0;
+}
+
+int64_t
+tr_budget_ms(const tr_ctx *ctx)
+{
+    const struct tr_msg *m = ctx->cur;
+    if (m == NULL || m->deadline_ns == 0)
+        return -1;
+    int64_t left = (m->deadline_ns - tr__ctx_now(ctx)) / 1000000;
+    return left > 0 ? left : 0;
+}
+
+int64_t
+tr_msg_deadline_ns(const tr_msg *m)
+{
+    return m->deadline_ns;
+}
+
+bool
+tr_msg_is_request(const tr_msg *m)
+{
+    return m->req_id != 0 && !(m->req_id & TR__REQ_REPLY);
+}
+
+tr_reply_token
+tr_reply_later(const tr_msg *m)
+{
+    return (tr_reply_token){.to = m->from,
+                            .req = tr_msg_is_request(m) ? m->req_id : 0,
+                            .deadline_ns = m->deadline_ns};
+}
+
+int
+tr_reply_to(tr_ctx *ctx, const tr_reply_token *t, uint32_t type,
+            const void *data, size_t len)
+{
+    if (tr_ref_is_none(t->to))
+        return TR_ENOACTOR;
+    if (type >= TR_MSG_SYSTEM)
+        return TR_EINVAL;
+    ctx->sent++;
+    return tr__send_full(ctx->sys, ctx->self, t->to, type, data, len,
+                         t->req ? t->req | TR__REQ_REPLY : 0, 0);
+}
