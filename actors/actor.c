@@ -353,7 +353,8 @@ stop_progress(tr_ctx *ctx)
         a->beh->stop(ctx, a->reason);
     set_phase(a, TR__PH_DEAD);
     tr__actor_kill(ctx->sys, a);
-    tr__later_fini(ctx); // timers and requests die with their owner
+    tr__req_fini(ctx); // requests and timers die with their owner
+    tr__later_fini(ctx);
     tr__watch_fini(ctx, a->reason);
     if (a->parent != 0)
         tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->parent), down);

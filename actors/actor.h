@@ -210,7 +210,11 @@ struct tr__ext {
     uint64_t next_timer;                // last user timer id
     struct tr__req **reqs;              // pending requests by id, chained
     uint32_t nreqs, req_buckets;
-    uint64_t next_req; // last request id
+    uint64_t next_req;                 // last request id
+    struct tr__req *dq_head, *dq_tail; // pending requests by deadline
+    struct tr__later dq;               // armed no later than dq_head
+    struct tr__req *spare;             // freed entries, for reuse
+    uint32_t nspare;
     struct tr__reqmon reqmon[TR__REQMONS];
     uint32_t nreqmon;
 };
@@ -354,6 +358,9 @@ void tr__req_reply(tr_ctx *ctx, const struct tr_msg *m);
 // tr__req_down is true if the DOWN was for a responder's monitor, whose
 // requests it then fails.
 bool tr__req_down(tr_ctx *ctx, const struct tr_msg *m);
+// tr__req_fini ends a dying actor's requests: no callbacks, the responders
+// are told; frees the entries kept for reuse.
+void tr__req_fini(tr_ctx *ctx);
 // tr__req_cancel handles a CANCEL signal for a request this actor got.
 void tr__req_cancel(tr_ctx *ctx, const struct tr__cancel *c);
 

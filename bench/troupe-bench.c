@@ -52,6 +52,7 @@ enum {
     MSG_WORK,      // fjcreate: uint64 for a worker
     MSG_DONE,      // fjcreate: uint64 result from a worker
     MSG_REPORT,    // driver to main: struct report
+    MSG_REQ,       // request: uint64 x, answered with x + 1
 };
 
 // job is what main gives a driver; every driver's state starts with it.
@@ -251,6 +252,86 @@ run_pingpong(struct bench *b)
     struct report r;
     if (run_driver(b, &ping_beh, n, &r) != 0 ||
         check(&r, n, n * (n - 1) / 2) != 0) // round trips 0 .. n-1
+        return -1;
+    b->value = (double)n / b->seconds;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// request N: a client makes N sequential requests to a server, each with a
+// 1 s deadline (an entry, a timer armed and cancelled, per request).
+
+#define REQUEST_TIMEOUT_MS 1000
+
+struct client {
+    struct job job;
+    tr_ref server;
+    uint64_t count; // replies received
+    uint64_t sum;   // of the replies
+};
+
+static int
+server_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    uint64_t x = msg_u64(m) + 1;
+    return tr_reply(ctx, m, MSG_REQ, &x, sizeof x);
+}
+
+static const tr_behavior server_beh = {.name = "server",
+                                       .receive = server_receive};
+
+static void client_reply(tr_ctx *ctx, int status, const tr_msg *reply,
+                         void *cookie);
+
+static int
+client_ask(tr_ctx *ctx, struct client *s)
+{
+    return tr_request(ctx, NULL, s->server, MSG_REQ, &s->count, sizeof s->count,
+                      REQUEST_TIMEOUT_MS, client_reply, s);
+}
+
+static void
+client_reply(tr_ctx *ctx, int status, const tr_msg *reply, void *cookie)
+{
+    struct client *s = cookie;
+    int rc = status;
+    if (rc == 0) {
+        s->sum += msg_u64(reply);
+        if (++s->count == s->job.n) {
+            report(ctx, s->count, s->sum, 0);
+            return;
+        }
+        rc = client_ask(ctx, s);
+    }
+    if (rc != 0)
+        report(ctx, s->count, s->sum, rc);
+}
+
+static int
+client_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    struct client *s = tr_state(ctx);
+    if (tr_msg_type(m) != MSG_START)
+        return TR_EUNHANDLED;
+    // Idiomatic placement: the server is the client's child, on its loop.
+    int rc = tr_spawn(&s->server, ctx, &server_beh, NULL, 0, NULL);
+    if (rc == 0)
+        rc = client_ask(ctx, s);
+    return rc == 0 ? 0 : report(ctx, 0, 0, rc);
+}
+
+static const tr_behavior client_beh = {.name = "client",
+                                       .state_size = sizeof(struct client),
+                                       .init = driver_init,
+                                       .receive = client_receive};
+
+static int
+run_request(struct bench *b)
+{
+    uint64_t n = b->size[0];
+    struct report r;
+    if (run_driver(b, &client_beh, n, &r) != 0 ||
+        check(&r, n, n * (n + 1) / 2) != 0) // replies 1 .. n
         return -1;
     b->value = (double)n / b->seconds;
     return 0;
@@ -526,6 +607,7 @@ static const struct workload workloads[] = {
     {"counting-cross", 1, {30000000}, "msgs/s", run_counting_cross},
     {"fjcreate", 1, {10000000}, "actors/s", run_fjcreate},
     {"idle", 1, {1000000}, "B/actor", run_idle},
+    {"request", 1, {10000000}, "requests/s", run_request},
 };
 
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])

@@ -86,6 +86,14 @@ tr__loop_now_ns(const struct tr__loop *l)
     return l->manual ? l->vnow_ns : tr__now_ns();
 }
 
+// tr__loop_now_upper_ns returns a time no earlier than the loop's clock,
+// cheaply (see tr__now_upper_ns): for computing deadlines.
+static inline int64_t
+tr__loop_now_upper_ns(const struct tr__loop *l)
+{
+    return l->manual ? l->vnow_ns : tr__now_upper_ns();
+}
+
 // tr__loop_timer_arm arms `t` to fire `delay_ms` from now (0: on the next
 // loop turn), never earlier. Thread: owner.
 void tr__loop_timer_arm(struct tr__loop *l, struct tr__timer *t,

@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#args[@]} -lt 1 ]; then
-  echo "usage: run.sh pingpong|counting|fjcreate|idle [N] [--threads K]" >&2
+  echo "usage: run.sh pingpong|counting|fjcreate|idle|request [N] [--threads K]" >&2
   exit 2
 fi
 if [ ! -f "$build/erl_bench.beam" ] || [ "$here/erl_bench.erl" -nt "$build/erl_bench.beam" ]; then
