@@ -398,8 +398,8 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
     r->to = to;
     r->fn = fn;
     r->cookie = cookie;
-    // A deadline is never early, and a few ms late at worst: computed
-    // from the cheap upper bound of the clock (20 ns saved per request).
+    // A deadline is never early, and at most 50 us late: computed from the
+    // cheap upper bound of the clock (14 ns saved per request here).
     int64_t now =
         tr__loop_now_upper_ns(&ctx->sys->shards[tr__actor_loop(ctx->a)].loop);
     int64_t deadline = now + (timeout_ms > 0 ? timeout_ms : 0) * 1000000;

@@ -48,21 +48,52 @@ tr__free(void *p, size_t size)
 #endif
 }
 
+// tr__now_upper_ns: the last precise reading plus a bound on the time
+// since, measured in TSC cycles. The bound uses half the calibrated TSC
+// rate, so it is never short; a reading older than UPPER_NS (at that rate)
+// is refreshed. Deadlines come out at most UPPER_NS late, never early. (The
+// coarse clock is no upper bound: here it lags by up to 6 ms, more than its
+// stated resolution.)
+#define UPPER_NS 50000
+
+#if defined(__x86_64__) || defined(__i386__)
+static _Atomic uint64_t tsc_per_us; // half the measured rate; 0: not yet
+
+static _Thread_local struct {
+    int64_t ns, cal_ns;
+    uint64_t tsc, cal_tsc;
+} last;
+
 int64_t
 tr__now_upper_ns(void)
 {
-    static _Atomic int64_t res; // the coarse clock's resolution, once read
-    int64_t r = atomic_load_explicit(&res, memory_order_relaxed);
-    struct timespec ts;
-    if (r == 0) {
-        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0)
-            return tr__now_ns();
-        r = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-        atomic_store_explicit(&res, r, memory_order_relaxed);
+    uint64_t rate = atomic_load_explicit(&tsc_per_us, memory_order_relaxed);
+    uint64_t t = __builtin_ia32_rdtsc();
+    if (rate != 0 && last.tsc != 0 && t - last.tsc < rate * (UPPER_NS / 1000))
+        return last.ns + UPPER_NS;
+    int64_t now = tr__now_ns();
+    t = __builtin_ia32_rdtsc();
+    if (rate == 0) { // calibrate over at least 2 ms of this thread's calls
+        if (last.cal_tsc == 0) {
+            last.cal_ns = now;
+            last.cal_tsc = t;
+        } else if (now - last.cal_ns >= 2000000 && t > last.cal_tsc) {
+            uint64_t r =
+                (t - last.cal_tsc) * 1000 / (uint64_t)(now - last.cal_ns) / 2;
+            atomic_store_explicit(&tsc_per_us, r ? r : 1, memory_order_relaxed);
+        }
     }
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + r;
+    last.ns = now;
+    last.tsc = t;
+    return now;
 }
+#else
+int64_t
+tr__now_upper_ns(void)
+{
+    return tr__now_ns();
+}
+#endif
 
 int64_t
 tr__now_ns(void)

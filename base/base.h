@@ -40,10 +40,9 @@ void tr__free(void *p, size_t size);
 // tr__now_ns is CLOCK_MONOTONIC in nanoseconds. Thread: any.
 int64_t tr__now_ns(void);
 
-// tr__now_upper_ns returns a time no earlier than tr__now_ns() would, at a
-// fraction of the cost (the coarse clock plus its resolution): for
-// deadlines, which must never come early but may come a few ms late.
-// Thread: any.
+// tr__now_upper_ns returns a time no earlier than tr__now_ns() would, and
+// at most 50 us later, for less than half the cost (a TSC read most of the
+// time): for deadlines, which must never come early. Thread: any.
 int64_t tr__now_upper_ns(void);
 
 // tr__cpu_relax tells the CPU we are spinning.

@@ -709,6 +709,106 @@ test_call_from_outside(void **state)
     test_close(sys);
 }
 
+static tr_msg *
+recv_type(tr_inbox *ib, uint32_t type)
+{
+    tr_msg *m = test_recv(ib, type);
+    return m;
+}
+
+static struct rdone
+recv_done(tr_inbox *ib)
+{
+    tr_msg *m = recv_type(ib, R_DONE);
+    struct rdone d;
+    memcpy(&d, tr_msg_data(m), sizeof d);
+    tr_msg_free(m);
+    return d;
+}
+
+static void
+test_requests_across_loops_in_real_time(void **state)
+{
+    (void)state;
+    tr_system *sys;
+    tr_config cfg = {.loops = 2};
+    assert_int_equal(tr_system_open(&sys, &cfg), 0);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, sys), 0);
+    report = tr_inbox_ref(ib);
+    tr_spawn_opts on0 = {.placement = TR_PLACE_LOOP, .loop = 0};
+    tr_spawn_opts on1 = {.placement = TR_PLACE_LOOP, .loop = 1};
+    tr_ref c, s;
+    assert_int_equal(tr_system_spawn(&c, sys, &client, NULL, 0, &on0), 0);
+    assert_int_equal(tr_system_spawn(&s, sys, &server, NULL, 0, &on1), 0);
+
+    // Reply.
+    struct creq r = {s, S_ECHO, 5000, 41, TR_REF_NONE};
+    tr_system_send(sys, c, C_REQ, &r, sizeof r);
+    struct rdone d = recv_done(ib);
+    assert_int_equal(d.status, 0);
+    assert_int_equal(d.value, 42);
+
+    // Timeout: never before the deadline, and the responder is told.
+    r.type = S_SILENT;
+    r.timeout_ms = 50;
+    int64_t t0 = tr_now_ns();
+    tr_system_send(sys, c, C_REQ, &r, sizeof r);
+    // The client's R_DONE and the server's R_CANCEL come in either order.
+    bool got_done = false, got_cancel = false;
+    for (int i = 0; i < 2; i++) {
+        tr_msg *m = NULL;
+        assert_int_equal(tr_inbox_recv(ib, &m, TEST_WAIT_MS), 0);
+        if (tr_msg_type(m) == R_DONE) {
+            int64_t ms = (tr_now_ns() - t0) / 1000000;
+            memcpy(&d, tr_msg_data(m), sizeof d);
+            assert_int_equal(d.status, TR_ETIMEDOUT);
+            assert_in_range(ms, 50, 5000);
+            got_done = true;
+        } else {
+            assert_int_equal(tr_msg_type(m), R_CANCEL);
+            got_cancel = true;
+        }
+        tr_msg_free(m);
+    }
+    assert_true(got_done && got_cancel);
+
+    // A timer on the real clock never fires early either.
+    struct ctimer tm = {30, 0};
+    t0 = tr_now_ns();
+    tr_inbox_send(ib, c, C_TIMER, &tm, sizeof tm);
+    tr_msg_free(recv_type(ib, C_TIMER));
+    tr_msg_free(recv_type(ib, R_TICK));
+    assert_in_range((tr_now_ns() - t0) / 1000000, 30, 5000);
+
+    // Responder death: long before the 10 s deadline.
+    r.type = S_CRASH;
+    r.timeout_ms = 10000;
+    t0 = tr_now_ns();
+    tr_system_send(sys, c, C_REQ, &r, sizeof r);
+    d = recv_done(ib);
+    assert_int_equal(d.status, TR_EDOWN);
+    assert_true((tr_now_ns() - t0) / 1000000 < 5000);
+
+    // Requester death: no callback; a new server hears of it.
+    assert_int_equal(tr_system_spawn(&s, sys, &server, NULL, 0, &on1), 0);
+    r.to = s;
+    r.type = S_FLAKY; // reports R_SEEN, does not answer a first request
+    tr_system_send(sys, c, C_REQ, &r, sizeof r);
+    tr_msg_free(recv_type(ib, R_SEEN)); // the request is pending now
+    tr_system_stop(sys, c, TR_EXIT_NORMAL);
+    tr_msg_free(recv_type(ib, R_CANCEL));
+    tr_msg *m;
+    assert_int_equal(tr_inbox_recv(ib, &m, 100), TR_ETIMEDOUT);
+
+    tr_inbox_free(ib);
+    tr_stats st;
+    assert_int_equal(tr_system_close(sys, TEST_WAIT_MS, &st), 0);
+    assert_int_equal(st.actors_live, 0);
+    assert_true(st.timers_fired >= 2);
+    assert_true(st.timer_late_max_ns >= 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -729,6 +829,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_retry_backs_off_and_succeeds),
         cmocka_unit_test(test_retry_stops_at_the_budget),
         cmocka_unit_test(test_call_from_outside),
+        cmocka_unit_test(test_requests_across_loops_in_real_time),
     };
     test_main("actors/time", tests, argc, argv);
 }
