@@ -160,6 +160,17 @@ tr__sig_stop_alloc(int reason)
     return m;
 }
 
+struct tr_msg *
+tr__sig_shutdown_alloc(tr_ref from, bool kill)
+{
+    if (kill)
+        return tr__msg_alloc(TR__SIG_KILL, 0, true);
+    struct tr_msg *m = tr__msg_alloc(TR__SIG_SHUTDOWN, sizeof from, true);
+    if (m != NULL)
+        memcpy(m->data, &from, sizeof from);
+    return m;
+}
+
 int
 tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
          const void *data, size_t len, uint64_t req_id)
@@ -256,6 +267,8 @@ tr__begin_stop(tr_ctx *ctx, int reason)
         tr__count(ctx->sys, ctx->shard, crashed);
 }
 
+static void shutdown_forget(struct tr__actor *p, uint32_t slot);
+
 // Acts on a tr_exit made by the user code that just ran.
 static void
 check_exit(tr_ctx *ctx)
@@ -275,16 +288,40 @@ handle_signals(tr_ctx *ctx)
         struct tr__node *next =
             atomic_load_explicit(&n->next, memory_order_relaxed);
         struct tr_msg *m = tr__msg_of(n);
-        if (m->type == TR__SIG_STOP) {
+        if (m->type == TR__SIG_SHUTDOWN) {
+            // From the parent (or the system) stopping: an actor that traps
+            // exits hears of it as TR_MSG_EXIT and stops in its own time,
+            // within its shutdown deadline; any other stops now.
+            tr_ref from;
+            memcpy(&from, m->data, sizeof from);
+            if (has_flags(a, TR__A_TRAP) && tr__actor_phase(a) == TR__PH_RUN &&
+                !has_flags(a, TR__A_ASKED)) {
+                set_flags(a, TR__A_ASKED, true);
+                tr_exit_info x = {from, TR_EXIT_SHUTDOWN};
+                (void)tr__send_any(ctx->sys, from, ctx->self, TR_MSG_EXIT, &x,
+                                   sizeof x, 0);
+            } else {
+                tr__begin_stop(ctx, TR_EXIT_SHUTDOWN);
+            }
+        } else if (m->type == TR__SIG_KILL) {
+            set_flags(a, TR__A_KILLED, true);
+            tr__begin_stop(ctx, TR_EXIT_KILLED);
+        } else if (m->type == TR__SIG_STOP) {
             int reason;
             memcpy(&reason, m->data, sizeof reason);
             tr__begin_stop(ctx, reason);
         } else if (m->type == TR__SIG_CHILD_DOWN) {
             struct tr__actor *c;
             memcpy(&c, m->data, sizeof c);
-            if (c->slot == a->child_last)
-                set_flags(a, TR__A_STOP_SENT, false);
+            if (c->slot == a->child_last) {
+                set_flags(a, TR__A_STOP_SENT | TR__A_KILL_SENT, false);
+                if (a->ext != NULL) {
+                    struct tr__ext *e = a->ext;
+                    tr__loop_timer_cancel(tr__loop_current(), &e->sd_timer);
+                }
+            }
             unlink_child(ctx->sys, &a->child_last, c);
+            shutdown_forget(a, c->slot);
             tr__actor_release(ctx->sys, c); // the parent link's reference
         } else if (m->type == TR__SIG_CANCEL) {
             struct tr__cancel c;
@@ -317,12 +354,95 @@ static void
 root_unlink(tr_system *sys, struct tr__actor *a)
 {
     pthread_mutex_lock(&sys->root_lock);
-    if (sys->root_signal == a->slot)
+    if (sys->root_signal == a->slot) {
         sys->root_signal = 0;
+        sys->root_kill_at = 0;
+    }
     unlink_child(sys, &sys->root_last, a);
     pthread_cond_broadcast(&sys->root_cv);
     pthread_mutex_unlock(&sys->root_lock);
     tr__actor_release(sys, a); // the root link's reference
+}
+
+// Shutdown deadlines. While a stopping actor waits for child_last, a
+// timer on its loop sends that child KILL when the child's deadline
+// passes: the child's own (tr_spawn_opts.shutdown_ms, kept in the
+// parent's ext), else the system's.
+
+static void
+shutdown_fire(struct tr__timer *t)
+{
+    struct tr__ext *e = tr__container_of(t, struct tr__ext, sd_timer);
+    struct tr__actor *a = e->sd_owner;
+    if (a->child_last == 0 || has_flags(a, TR__A_KILL_SENT))
+        return;
+    struct tr_msg *m = tr__sig_shutdown_alloc(TR_REF_NONE, true);
+    if (m == NULL) { // try again shortly
+        tr__loop_timer_arm(tr__loop_current(), t, 1);
+        return;
+    }
+    set_flags(a, TR__A_KILL_SENT, true);
+    tr__actor_signal(e->sd_sys, tr__slot_actor(e->sd_sys, a->child_last), m);
+}
+
+static int64_t
+shutdown_ms_of(tr_system *sys, struct tr__ext *e, uint32_t slot)
+{
+    for (uint32_t i = 0; e != NULL && i < e->nsd; i++)
+        if (e->sd[i].slot == slot)
+            return e->sd[i].ms;
+    return sys->shutdown_ms;
+}
+
+static void
+shutdown_arm(tr_ctx *ctx, struct tr__actor *c)
+{
+    struct tr__ext *e = tr__ext_get(ctx->a);
+    int64_t ms = shutdown_ms_of(ctx->sys, e, c->slot);
+    if (e == NULL || ms < 0) // no memory, or an infinite deadline
+        return;
+    if (e->sd_owner == NULL) {
+        tr__timer_init(&e->sd_timer, shutdown_fire);
+        e->sd_owner = ctx->a;
+        e->sd_sys = ctx->sys;
+    }
+    struct tr__loop *l = tr__loop_current();
+    tr__loop_timer_cancel(l, &e->sd_timer);
+    tr__loop_timer_arm(l, &e->sd_timer, ms);
+}
+
+// Records a child's own shutdown deadline. Returns 0 or TR_ENOMEM.
+static int
+shutdown_note(struct tr__actor *p, uint32_t slot, int64_t ms)
+{
+    struct tr__ext *e = tr__ext_get(p);
+    if (e == NULL)
+        return TR_ENOMEM;
+    if (e->nsd == e->capsd) {
+        uint32_t cap = e->capsd ? e->capsd * 2 : 4;
+        struct tr__sdchild *v = tr__alloc(cap * sizeof *v);
+        if (v == NULL)
+            return TR_ENOMEM;
+        if (e->nsd != 0)
+            memcpy(v, e->sd, e->nsd * sizeof *v);
+        tr__free(e->sd, e->capsd * sizeof *v);
+        e->sd = v;
+        e->capsd = cap;
+    }
+    e->sd[e->nsd++] = (struct tr__sdchild){slot, ms};
+    return 0;
+}
+
+static void
+shutdown_forget(struct tr__actor *p, uint32_t slot)
+{
+    struct tr__ext *e = p->ext;
+    for (uint32_t i = 0; e != NULL && i < e->nsd; i++) {
+        if (e->sd[i].slot == slot) {
+            e->sd[i] = e->sd[--e->nsd];
+            return;
+        }
+    }
 }
 
 // Advances a stopping actor. Returns TR__RUN_AGAIN to be retried (only when
@@ -332,13 +452,17 @@ stop_progress(tr_ctx *ctx)
 {
     struct tr__actor *a = ctx->a;
     if (a->child_last != 0) {
-        if (!has_flags(a, TR__A_STOP_SENT)) {
-            struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
+        struct tr__actor *c = tr__slot_actor(ctx->sys, a->child_last);
+        bool kill = has_flags(a, TR__A_KILLED);
+        if (!has_flags(a, TR__A_STOP_SENT) ||
+            (kill && !has_flags(a, TR__A_KILL_SENT))) {
+            struct tr_msg *m = tr__sig_shutdown_alloc(ctx->self, kill);
             if (m == NULL)
                 return TR__RUN_AGAIN;
-            set_flags(a, TR__A_STOP_SENT, true);
-            tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->child_last),
-                             m);
+            if (!has_flags(a, TR__A_STOP_SENT) && !kill)
+                shutdown_arm(ctx, c);
+            set_flags(a, TR__A_STOP_SENT | (kill ? TR__A_KILL_SENT : 0), true);
+            tr__actor_signal(ctx->sys, c, m);
         }
         return TR__RUN_DONE; // woken again by CHILD_DOWN
     }
@@ -355,6 +479,10 @@ stop_progress(tr_ctx *ctx)
     tr__actor_kill(ctx->sys, a);
     tr__req_fini(ctx); // requests and timers die with their owner
     tr__later_fini(ctx);
+    if (a->ext != NULL) {
+        struct tr__ext *e = a->ext;
+        tr__free(e->sd, e->capsd * sizeof *e->sd);
+    }
     tr__watch_fini(ctx, a->reason);
     if (a->parent != 0)
         tr__actor_signal(ctx->sys, tr__slot_actor(ctx->sys, a->parent), down);
@@ -536,6 +664,13 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
         return rc;
     }
     a->slot = (uint32_t)(self.bits >> TR__GEN_BITS);
+    if (parent != NULL && opts != NULL && opts->shutdown_ms != 0 &&
+        (rc = shutdown_note(parent, a->slot, opts->shutdown_ms)) != 0) {
+        tr__actor_kill(sys, a);
+        tr__actor_release(sys, a);
+        tr__actor_release(sys, a);
+        return rc;
+    }
     if (parent != NULL) {
         a->parent = parent->slot;
         link_child(sys, &parent->child_last, a);

@@ -71,6 +71,9 @@ struct tr__slots {
 #define TR__A_INBOX       (1u << 17)
 #define TR__A_STOP_SENT   (1u << 18) // STOP sent to child_last
 #define TR__A_TRAP        (1u << 19) // exit signals arrive as TR_MSG_EXIT
+#define TR__A_KILLED      (1u << 20) // killed: its children are killed too
+#define TR__A_ASKED       (1u << 21) // got a graceful shutdown request
+#define TR__A_KILL_SENT   (1u << 22) // KILL sent to child_last
 #define TR__A_LOOP_SHIFT  24
 
 enum { TR__PH_INIT, TR__PH_RUN, TR__PH_STOPPING, TR__PH_DEAD };
@@ -116,6 +119,7 @@ struct tr_system {
     unsigned nloops;
     unsigned budget;
     size_t max_msg;
+    int64_t shutdown_ms; // default shutdown deadline of a child
     bool manual;
     _Atomic unsigned rr;
     struct tr__counters ext; // counts from threads that are not loops
@@ -125,7 +129,8 @@ struct tr_system {
     pthread_mutex_t root_lock;
     pthread_cond_t root_cv; // signalled when a top-level actor goes
     uint32_t root_last;     // newest top-level actor; root_lock
-    uint32_t root_signal;   // sent STOP by close; root_lock
+    uint32_t root_signal;   // asked to shut down by close; root_lock
+    int64_t root_kill_at;   // then killed at this time (0: not to be)
     struct tr__slots slots; // last: large
 };
 
@@ -141,14 +146,16 @@ struct tr_ctx {
 };
 
 // Internal signal types (on the signal lane only).
-#define TR__SIG_STOP       (TR_MSG_SYSTEM + 1) // int reason
-#define TR__SIG_CHILD_DOWN (TR_MSG_SYSTEM + 2) // struct tr__actor *child
-#define TR__SIG_LINK       (TR_MSG_SYSTEM + 3) // tr_ref from
-#define TR__SIG_UNLINK     (TR_MSG_SYSTEM + 4) // tr_ref from
-#define TR__SIG_EXIT       (TR_MSG_SYSTEM + 5) // tr_exit_info
-#define TR__SIG_MONITOR    (TR_MSG_SYSTEM + 6) // struct tr__watch (watcher)
-#define TR__SIG_DEMONITOR  (TR_MSG_SYSTEM + 7) // uint64_t id
-#define TR__SIG_CANCEL     (TR_MSG_SYSTEM + 8) // struct tr__cancel
+#define TR__SIG_STOP       (TR_MSG_SYSTEM + 1)  // int reason
+#define TR__SIG_CHILD_DOWN (TR_MSG_SYSTEM + 2)  // struct tr__actor *child
+#define TR__SIG_LINK       (TR_MSG_SYSTEM + 3)  // tr_ref from
+#define TR__SIG_UNLINK     (TR_MSG_SYSTEM + 4)  // tr_ref from
+#define TR__SIG_EXIT       (TR_MSG_SYSTEM + 5)  // tr_exit_info
+#define TR__SIG_MONITOR    (TR_MSG_SYSTEM + 6)  // struct tr__watch (watcher)
+#define TR__SIG_DEMONITOR  (TR_MSG_SYSTEM + 7)  // uint64_t id
+#define TR__SIG_CANCEL     (TR_MSG_SYSTEM + 8)  // struct tr__cancel
+#define TR__SIG_SHUTDOWN   (TR_MSG_SYSTEM + 9)  // tr_ref from: graceful stop
+#define TR__SIG_KILL       (TR_MSG_SYSTEM + 10) // stop now, not trappable
 
 // A reply's req_id is the request's with this bit set.
 #define TR__REQ_REPLY (1ull << 63)
@@ -210,7 +217,16 @@ struct tr__ext {
     uint64_t next_timer;                // last user timer id
     struct tr__req **reqs;              // pending requests by id, chained
     uint32_t nreqs, req_buckets;
-    uint64_t next_req;                 // last request id
+    uint64_t next_req; // last request id
+    // Shutdown of child_last: a deadline, then KILL (owner loop).
+    struct tr__timer sd_timer;
+    struct tr__actor *sd_owner;
+    tr_system *sd_sys;
+    struct tr__sdchild {
+        uint32_t slot;
+        int64_t ms;
+    } * sd; // custom deadlines
+    uint32_t nsd, capsd;
     struct tr__req *dq_head, *dq_tail; // pending requests by deadline
     struct tr__later dq;               // armed no later than dq_head
     struct tr__req *spare;             // freed entries, for reuse
@@ -316,6 +332,9 @@ int tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
                    size_t len);
 void tr__begin_stop(tr_ctx *ctx, int reason);
 struct tr_msg *tr__sig_stop_alloc(int reason);
+// tr__sig_shutdown_alloc makes a graceful shutdown request from `from`
+// (TR_REF_NONE: the system), or a KILL when `kill`.
+struct tr_msg *tr__sig_shutdown_alloc(tr_ref from, bool kill);
 int tr__actor_alloc(struct tr__actor **out, tr_system *sys,
                     const tr_behavior *b, uint32_t word);
 // tr__actor_free frees a dead, unreferenced actor, or one never published

@@ -55,6 +55,7 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     sys->nloops = c.loops;
     sys->budget = c.budget != 0 ? c.budget : DEFAULT_BUDGET;
     sys->max_msg = c.max_msg_size != 0 ? c.max_msg_size : DEFAULT_MAX_MSG;
+    sys->shutdown_ms = c.shutdown_ms != 0 ? c.shutdown_ms : 5000;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -161,27 +162,51 @@ tr_system_now_ns(tr_system *sys)
     return tr__loop_now_ns(&sys->shards[0].loop);
 }
 
-// A manual system is stopped by driving its loop here: stop the newest
-// top-level actor, run, and move the virtual clock on only when nothing
-// else can make progress.
+// close_step asks the newest top-level actor to shut down (gracefully:
+// one that traps exits gets TR_MSG_EXIT), and once its deadline has passed
+// kills it. Returns the time at which it must look again, INT64_MAX for
+// none, or 0 after a failed allocation. Caller holds root_lock (or is the
+// manual driver).
+static int64_t
+close_step(tr_system *sys, int64_t now)
+{
+    bool kill = sys->root_signal == sys->root_last && sys->root_kill_at != 0 &&
+                now >= sys->root_kill_at;
+    if (sys->root_signal == sys->root_last && !kill)
+        return sys->root_kill_at != 0 ? sys->root_kill_at : INT64_MAX;
+    struct tr_msg *m = tr__sig_shutdown_alloc(TR_REF_NONE, kill);
+    if (m == NULL)
+        return 0;
+    if (!kill) {
+        sys->root_signal = sys->root_last;
+        sys->root_kill_at =
+            sys->shutdown_ms < 0 ? 0 : now + sys->shutdown_ms * 1000000;
+    } else {
+        sys->root_kill_at = 0; // killed: wait as long as it takes
+    }
+    tr__actor_signal(sys, tr__slot_actor(sys, sys->root_last), m);
+    return sys->root_kill_at != 0 ? sys->root_kill_at : INT64_MAX;
+}
+
+// A manual system is stopped by driving its loop here, moving the virtual
+// clock on only when nothing else can make progress.
 static int
 close_manual(tr_system *sys)
 {
     struct tr__loop *l = &sys->shards[0].loop;
     while (sys->root_last != 0) {
-        if (sys->root_signal != sys->root_last) {
-            struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
-            if (m == NULL)
-                return TR_ENOMEM;
-            sys->root_signal = sys->root_last;
-            tr__actor_signal(sys, tr__slot_actor(sys, sys->root_last), m);
-        }
-        if (tr__loop_run(l) == 0 && sys->root_last != 0) {
-            int64_t next = tr__wheel_next(&l->wheel);
-            if (next == INT64_MAX)
-                return TR_ETIMEDOUT; // stuck with nothing to wait for
-            tr__loop_advance(l, next - l->vnow_ns / 1000000);
-        }
+        int64_t look = close_step(sys, l->vnow_ns);
+        if (look == 0)
+            return TR_ENOMEM;
+        if (tr__loop_run(l) != 0 || sys->root_last == 0)
+            continue;
+        int64_t next = tr__wheel_next(&l->wheel);
+        int64_t next_ns = next == INT64_MAX ? INT64_MAX : next * 1000000;
+        if (next_ns > look)
+            next_ns = look; // the kill comes first
+        if (next_ns == INT64_MAX)
+            return TR_ETIMEDOUT; // stuck with nothing to wait for
+        tr__loop_advance(l, (next_ns - l->vnow_ns + 999999) / 1000000);
     }
     return 0;
 }
@@ -206,25 +231,21 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     // own subtree before it goes.
     pthread_mutex_lock(&sys->root_lock);
     while (sys->root_last != 0) {
-        int64_t wake = end;
-        if (sys->root_signal != sys->root_last) {
-            struct tr_msg *m = tr__sig_stop_alloc(TR_EXIT_SHUTDOWN);
-            if (m != NULL) {
-                sys->root_signal = sys->root_last;
-                tr__actor_signal(sys, tr__slot_actor(sys, sys->root_last), m);
-            } else {
-                wake = tr__now_ns() + 1000000; // retry the allocation soon
-            }
-        }
+        int64_t now = tr__now_ns();
+        int64_t wake = close_step(sys, now);
+        if (wake == 0)
+            wake = now + 1000000; // retry the allocation soon
+        if (wake > end)
+            wake = end;
         if (wake == INT64_MAX) {
             pthread_cond_wait(&sys->root_cv, &sys->root_lock);
             continue;
         }
-        if (tr__now_ns() >= end) {
+        if (now >= end) {
             pthread_mutex_unlock(&sys->root_lock);
             return TR_ETIMEDOUT;
         }
-        struct timespec ts = ts_of(wake < end ? wake : end);
+        struct timespec ts = ts_of(wake);
         pthread_cond_timedwait(&sys->root_cv, &sys->root_lock, &ts);
     }
     pthread_mutex_unlock(&sys->root_lock);

@@ -167,6 +167,10 @@ typedef struct tr_config {
     // seed seeds the runtime's randomness (retry jitter). 0: from the
     // clock, or 1 in a manual system.
     uint64_t seed;
+    // shutdown_ms is how long a stopping parent (or tr_system_close) lets
+    // a child that traps exits take over its shutdown before killing it.
+    // 0: 5000; negative: no limit.
+    int64_t shutdown_ms;
 } tr_config;
 
 // tr_system_open starts a system with `cfg` (NULL for defaults): its loop
@@ -239,6 +243,10 @@ enum tr_placement {
 typedef struct tr_spawn_opts {
     enum tr_placement placement;
     unsigned loop; // with TR_PLACE_LOOP: 0 .. tr_system_loops() - 1
+    // shutdown_ms is this child's shutdown deadline when its parent stops
+    // (see tr_config.shutdown_ms). 0: the system's; negative: no limit.
+    // Top-level actors always use the system's.
+    int64_t shutdown_ms;
 } tr_spawn_opts;
 
 // tr_spawn creates a child of the calling actor running behaviour `b`, runs

@@ -3,8 +3,10 @@
 %
 % Erlang/OTP 25 peer for the troupe benchmarks (see /work/shared/BENCH.md):
 % pingpong, counting, fjcreate and idle, written with plain processes and
-% send/receive, and request, written with a gen_server (this module is also its
-% callback module). Run it through run.sh:
+% send/receive; request, written with a gen_server; restart and treestop,
+% written with supervisors. This module is also the callback module of those
+% gen_servers and supervisors: init/1 tells them apart by its argument. Run it
+% through run.sh:
 %
 %   run.sh <workload> [N] [--threads K]
 %
@@ -12,6 +14,9 @@
 % prints `FAILED <reason>` on stderr and halts with status 1.
 -module(erl_bench).
 -behaviour(gen_server).
+% Also a supervisor callback module (init/1 clauses for {restart_sup, ...} and
+% {tree_sup, ...}); not declared with -behaviour, as erlc warns when two
+% behaviours both require init/1.
 -export([main/1]).
 -export([init/1, handle_call/3, handle_cast/2]).
 
@@ -39,8 +44,11 @@ workload("counting") -> {fun counting/1, 20000000};
 workload("fjcreate") -> {fun fjcreate/1, 1000000};
 workload("idle") -> {fun idle/1, 1000000};
 workload("request") -> {fun request/1, 1000000};
+workload("restart") -> {fun restart/1, 100000};
+workload("treestop") -> {fun treestop/1, 1000000};
 workload(_) ->
-    fail("usage: run.sh pingpong|counting|fjcreate|idle|request [N] [--threads K]").
+    fail("usage: run.sh pingpong|counting|fjcreate|idle|request|restart|treestop"
+         " [N] [--threads K]").
 
 %% -- pingpong ----------------------------------------------------------------
 
@@ -164,11 +172,144 @@ call_loop(_, I, N, Sum) when I > N -> Sum;
 call_loop(Server, I, N, Sum) ->
     call_loop(Server, I + 1, N, Sum + gen_server:call(Server, {req, I}, 1000)).
 
-init([]) -> {ok, nostate}.
+% gen_server callbacks: the request server, the restart workload's worker and
+% the treestop leaves.
+init([]) -> {ok, nostate};
+init({restart_worker, Bench}) ->
+    Bench ! {started, self()},
+    {ok, Bench};
+init(tree_leaf) -> {ok, leaf};
+% supervisor callbacks: see restart and treestop below.
+init({restart_sup, Bench, N}) -> restart_sup_init(Bench, N);
+init({tree_sup, Size}) -> tree_sup_init(Size).
 
 handle_call({req, X}, _From, State) -> {reply, X + 1, State}.
 
 handle_cast(_, State) -> {noreply, State}.
+
+%% -- restart ----------------------------------------------------------------
+
+% A one_for_one supervisor with one permanent gen_server worker, whose init
+% tells the calling process its pid. N times: kill the worker, wait for the
+% replacement's {started, Pid}. The supervisor's intensity allows N restarts.
+restart(N) ->
+    Self = self(),
+    % A supervisor logs a SUPERVISOR REPORT (level error) for each restart of a
+    % permanent child; N of them would swamp the logger (and stdout), so raise
+    % the primary level: the reports are then dropped by the supervisor's
+    % logger:allow/2 check before they are built.
+    logger:set_primary_config(level, critical),
+    {ok, Sup} = supervisor:start_link(?MODULE, {restart_sup, Self, N}),
+    First = receive {started, P0} -> P0 end,
+    % three legs (first tenth, middle, last tenth) to show how the latency
+    % grows with the supervisor's restart history
+    Tenth = N div 10,
+    T0 = mono_ns(),
+    {S1, P1} = restart_loop(First, Tenth, 0),
+    T1 = mono_ns(),
+    {S2, P2} = restart_loop(P1, N - 2 * Tenth, S1),
+    T2 = mono_ns(),
+    {Starts, Last} = restart_loop(P2, Tenth, S2),
+    T3 = mono_ns(),
+    Secs = (T3 - T0) / 1.0e9,
+    unlink(Sup),
+    Ref = monitor(process, Sup),
+    exit(Sup, shutdown),
+    receive {'DOWN', Ref, process, Sup, _} -> ok end,
+    Extra = flush_started(0),
+    check(is_process_alive(Last) =:= false, "restart: last worker still alive", []),
+    check(Starts =:= N andalso Extra =:= 0,
+          "restart: ~b replacement starts (+~b late), expected ~b", [Starts, Extra, N]),
+    Us = fun(Ns, K) -> Ns / 1000 / max(K, 1) end,
+    io:format(standard_error,
+              "restart: mean latency ~.2f us (first tenth ~.2f us, last tenth ~.2f us)~n",
+              [Secs * 1.0e6 / N, Us(T1 - T0, Tenth), Us(T3 - T2, Tenth)]),
+    report(restart, N, Secs, N / Secs, "restarts/s").
+
+restart_sup_init(Bench, N) ->
+    Flags = #{strategy => one_for_one, intensity => N + 10, period => 3600},
+    Worker = #{id => worker,
+               start => {gen_server, start_link, [?MODULE, {restart_worker, Bench}, []]},
+               restart => permanent},
+    {ok, {Flags, [Worker]}}.
+
+restart_loop(Pid, 0, Starts) -> {Starts, Pid};
+restart_loop(Pid, K, Starts) ->
+    exit(Pid, kill),
+    receive
+        {started, New} when New =/= Pid -> restart_loop(New, K - 1, Starts + 1);
+        {started, Pid} -> fail("restart: replacement has the old pid")
+    end.
+
+flush_started(K) ->
+    receive {started, _} -> flush_started(K + 1)
+    after 0 -> K
+    end.
+
+%% -- treestop ---------------------------------------------------------------
+
+% A supervision tree of exactly N processes: each supervisor (one_for_one,
+% permanent children, default shutdown: 5000 for workers, infinity for
+% supervisors) has up to 10 children; the leaves are idle gen_servers. The
+% build is not timed; supervisor:start_link returns once the whole tree has
+% started. Timed: exit(Root, shutdown) until the root's 'DOWN'; each supervisor
+% stops its children one by one in reverse start order before it exits.
+treestop(N) when N < 1 -> fail("treestop: N must be at least 1");
+treestop(N) ->
+    process_flag(trap_exit, true),
+    Baseline = erlang:system_info(process_count),
+    RssBefore = vm_rss(),
+    B0 = mono_ns(),
+    {ok, Root} = supervisor:start_link(?MODULE, {tree_sup, N}),
+    Build = since(B0),
+    RssAfter = vm_rss(),
+    Built = erlang:system_info(process_count) - Baseline,
+    {Sups, Workers, Depth} = tree_count(Root),
+    Size = Sups + Workers,
+    io:format(standard_error,
+              "treestop: built ~b supervisors + ~b workers, depth ~b, in ~.2f s; "
+              "VmRSS +~b MB (~b B/process)~n",
+              [Sups, Workers, Depth, Build, (RssAfter - RssBefore) div (1 bsl 20),
+               (RssAfter - RssBefore) div max(Size, 1)]),
+    check(Size =:= N, "treestop: tree has ~b processes, expected ~b", [Size, N]),
+    check(Built >= N andalso Built =< N + 20,
+          "treestop: ~b new processes after the build, expected ~b", [Built, N]),
+    Ref = monitor(process, Root),
+    T0 = mono_ns(),
+    exit(Root, shutdown),
+    Reason = receive {'DOWN', Ref, process, Root, R} -> R end,
+    Secs = since(T0),
+    receive {'EXIT', Root, _} -> ok after 1000 -> ok end,
+    Left = erlang:system_info(process_count) - Baseline,
+    check(Reason =:= shutdown, "treestop: root exited with ~p", [Reason]),
+    check(Left =< 20, "treestop: ~b processes more than before the build", [Left]),
+    report(treestop, Size, Secs, Size / Secs, "actors/s").
+
+% A subtree of Size processes: this supervisor and Size - 1 below it, split
+% into at most 10 near-equal parts; a part of one process is a leaf worker.
+tree_sup_init(Size) ->
+    Flags = #{strategy => one_for_one},
+    Below = Size - 1,
+    K = min(10, Below),
+    Children = [tree_child(I, Below div K + (if I =< Below rem K -> 1; true -> 0 end))
+                || I <- lists:seq(1, K)],
+    {ok, {Flags, Children}}.
+
+tree_child(Id, 1) ->
+    #{id => Id, start => {gen_server, start_link, [?MODULE, tree_leaf, []]}};
+tree_child(Id, Size) ->
+    #{id => Id, start => {supervisor, start_link, [?MODULE, {tree_sup, Size}]},
+      type => supervisor}.
+
+% {supervisors, workers, depth} of the tree under Sup (not timed).
+tree_count(Sup) ->
+    lists:foldl(
+      fun({_, Pid, supervisor, _}, {S, W, D}) ->
+              {S1, W1, D1} = tree_count(Pid),
+              {S + S1, W + W1, max(D, D1 + 1)};
+         ({_, _, worker, _}, {S, W, D}) ->
+              {S, W + 1, max(D, 2)}
+      end, {1, 0, 1}, supervisor:which_children(Sup)).
 
 %% -- helpers -----------------------------------------------------------------
 
