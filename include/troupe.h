@@ -48,7 +48,8 @@ extern "C" {
     X(ESYS, -11, "operating system call failed")                              \
     X(EREMOTE, -12, "ref names another node and no transport is registered")  \
     X(EDOWN, -13, "the responder stopped (or never existed) before replying") \
-    X(ECANCELED, -14, "cancelled")
+    X(ECANCELED, -14, "cancelled")                                            \
+    X(EINTENSITY, -15, "a supervisor's restart intensity was exceeded")
 
 enum tr_err {
     TR_OK = 0,

@@ -44,7 +44,7 @@ tr__wheel_arm(struct tr__wheel *w, struct tr__timer *t, int64_t due)
         s = (unsigned)((w->now >> SHIFT(l)) - 1) & 63; // the farthest slot
     else
         s = (unsigned)(due >> SHIFT(l)) & 63;
-    t->where = (uint16_t)(l * 64 + s);
+    t->where = (uint16_t)(1 + l * 64 + s);
     list_push(&w->slot[l][s], t);
     w->bits[l] |= 1ull << s;
 }
@@ -52,8 +52,9 @@ tr__wheel_arm(struct tr__wheel *w, struct tr__timer *t, int64_t due)
 static struct tr__timer **
 head_of(struct tr__wheel *w, const struct tr__timer *t)
 {
-    return t->where == TR__WHEEL_DUE ? &w->due
-                                     : &w->slot[t->where / 64][t->where % 64];
+    return t->where == TR__WHEEL_DUE
+               ? &w->due
+               : &w->slot[(t->where - 1) / 64][(t->where - 1) % 64];
 }
 
 void
@@ -69,7 +70,7 @@ tr__wheel_cancel(struct tr__wheel *w, struct tr__timer *t)
     if (t->next != NULL)
         t->next->prev = t->prev;
     if (*head == NULL && t->where != TR__WHEEL_DUE)
-        w->bits[t->where / 64] &= ~(1ull << (t->where % 64));
+        w->bits[(t->where - 1) / 64] &= ~(1ull << ((t->where - 1) % 64));
     t->next = t->prev = NULL;
     t->where = TR__WHEEL_NONE;
     w->count--;

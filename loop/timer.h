@@ -26,14 +26,14 @@
 #include <stdbool.h>
 
 #define TR__WHEEL_LEVELS 6
-#define TR__WHEEL_NONE   0xFFFF // timer not armed
-#define TR__WHEEL_DUE    0xFFFE // on the due list
+#define TR__WHEEL_NONE   0      // not armed: a zeroed timer is unarmed
+#define TR__WHEEL_DUE    0xFFFF // on the due list
 
 struct tr__timer {
     struct tr__timer *next, *prev;
     int64_t due;                       // absolute tick (ms)
     void (*fire)(struct tr__timer *t); // called by tr__wheel_advance
-    uint16_t where; // level * 64 + slot, or TR__WHEEL_NONE / TR__WHEEL_DUE
+    uint16_t where; // 1 + level * 64 + slot, TR__WHEEL_NONE or TR__WHEEL_DUE
 };
 
 struct tr__wheel {

@@ -7,6 +7,7 @@
 #include "tests/test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct rec {
     struct tr__timer t; // first
@@ -159,6 +160,24 @@ test_far_timer_is_never_early(void **state)
 }
 
 static void
+test_zeroed_timer_is_unarmed(void **state)
+{
+    (void)state;
+    struct tr__wheel w;
+    tr__wheel_init(&w, 0);
+    struct rec a = {.w = &w};
+    tr__timer_init(&a.t, rec_fire);
+    tr__wheel_arm(&w, &a.t, 5); // in level 0, slot 5
+    struct tr__timer z;
+    memset(&z, 0, sizeof z);           // never armed: cancelling it must not
+    assert_false(tr__timer_armed(&z)); // touch the wheel
+    tr__wheel_cancel(&w, &z);
+    assert_int_equal(w.count, 1);
+    tr__wheel_advance(&w, 10);
+    assert_int_equal(a.fires, 1);
+}
+
+static void
 test_million_armed_and_cancelled(void **state)
 {
     (void)state;
@@ -189,6 +208,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_exact_tick_by_tick),
         cmocka_unit_test(test_due_now_and_periodic),
         cmocka_unit_test(test_far_timer_is_never_early),
+        cmocka_unit_test(test_zeroed_timer_is_unarmed),
         cmocka_unit_test(test_million_armed_and_cancelled),
     };
     test_main("loop/timer", tests, argc, argv);
