@@ -297,7 +297,7 @@ handle_signals(tr_ctx *ctx)
             if (has_flags(a, TR__A_TRAP) && tr__actor_phase(a) == TR__PH_RUN &&
                 !has_flags(a, TR__A_ASKED)) {
                 set_flags(a, TR__A_ASKED, true);
-                tr_exit_info x = {from, TR_EXIT_SHUTDOWN};
+                tr_exit_info x = {.who = from, .reason = TR_EXIT_SHUTDOWN};
                 (void)tr__send_any(ctx->sys, from, ctx->self, TR_MSG_EXIT, &x,
                                    sizeof x, 0);
             } else {
@@ -838,6 +838,20 @@ int
 tr_system_stop(tr_system *sys, tr_ref who, int reason)
 {
     return stop_ref(sys, who, reason);
+}
+
+void
+tr_exit_text(tr_ctx *ctx, int reason, const char *text)
+{
+    struct tr__ext *e = tr__ext_get(ctx->a);
+    if (e != NULL && text != NULL) {
+        size_t n = strlen(text);
+        if (n >= sizeof e->exit_text)
+            n = sizeof e->exit_text - 1;
+        memcpy(e->exit_text, text, n);
+        e->exit_text[n] = 0;
+    }
+    tr_exit(ctx, reason);
 }
 
 void

@@ -227,6 +227,7 @@ struct tr__ext {
         int64_t ms;
     } * sd; // custom deadlines
     uint32_t nsd, capsd;
+    char exit_text[TR_EXIT_TEXT];      // tr_exit_text
     struct tr__req *dq_head, *dq_tail; // pending requests by deadline
     struct tr__later dq;               // armed no later than dq_head
     struct tr__req *spare;             // freed entries, for reuse

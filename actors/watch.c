@@ -82,17 +82,35 @@ next_mon_id(tr_system *sys)
 // Queues a DOWN for monitor `id` on `who` (which stopped with `reason`) to
 // `watcher`. Thread: any.
 static void
-send_down(tr_system *sys, tr_ref watcher, tr_ref who, uint64_t id, int reason)
+send_down_text(tr_system *sys, tr_ref watcher, tr_ref who, uint64_t id,
+               int reason, const char *text)
 {
     tr_down d = {.who = who, .mon = id, .reason = reason};
+    memcpy(d.text, text, sizeof d.text);
     (void)tr__send_any(sys, who, watcher, TR_MSG_DOWN, &d, sizeof d, 0);
+}
+
+static void
+send_down(tr_system *sys, tr_ref watcher, tr_ref who, uint64_t id, int reason)
+{
+    static const char none[TR_EXIT_TEXT];
+    send_down_text(sys, watcher, who, id, reason, none);
+}
+
+static void
+send_exit_text(tr_system *sys, tr_ref to, tr_ref who, int reason,
+               const char *text)
+{
+    tr_exit_info x = {.who = who, .reason = reason};
+    memcpy(x.text, text, sizeof x.text);
+    (void)tr__signal_ref(sys, to, TR__SIG_EXIT, &x, sizeof x);
 }
 
 static void
 send_exit(tr_system *sys, tr_ref to, tr_ref who, int reason)
 {
-    tr_exit_info x = {.who = who, .reason = reason};
-    (void)tr__signal_ref(sys, to, TR__SIG_EXIT, &x, sizeof x);
+    static const char none[TR_EXIT_TEXT];
+    send_exit_text(sys, to, who, reason, none);
 }
 
 int
@@ -258,10 +276,11 @@ tr__watch_fini(tr_ctx *ctx, int reason)
     if (e == NULL)
         return;
     for (uint32_t i = 0; i < e->watchers.n; i++)
-        send_down(ctx->sys, e->watchers.v[i].who, ctx->self,
-                  e->watchers.v[i].id, reason);
+        send_down_text(ctx->sys, e->watchers.v[i].who, ctx->self,
+                       e->watchers.v[i].id, reason, e->exit_text);
     for (uint32_t i = 0; i < e->links.n; i++)
-        send_exit(ctx->sys, e->links.v[i].who, ctx->self, reason);
+        send_exit_text(ctx->sys, e->links.v[i].who, ctx->self, reason,
+                       e->exit_text);
     for (uint32_t i = 0; i < e->mons.n; i++)
         (void)tr__signal_ref(ctx->sys, e->mons.v[i].who, TR__SIG_DEMONITOR,
                              &e->mons.v[i].id, sizeof e->mons.v[i].id);

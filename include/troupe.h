@@ -315,6 +315,11 @@ TR_API int tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type,
 // nothing. Returns 0, TR_ENOACTOR or TR_EINVAL. Thread: handler.
 TR_API int tr_stop(tr_ctx *ctx, tr_ref who, int reason);
 
+// tr_exit_text is tr_exit with a short text for the reason (cut to
+// TR_EXIT_TEXT - 1 bytes), which monitors (tr_down) and links
+// (tr_exit_info) receive with it. Thread: handler (ctx owner).
+TR_API void tr_exit_text(tr_ctx *ctx, int reason, const char *text);
+
 // tr_exit stops the calling actor with `reason` once the current handler
 // returns; no further user message is delivered to it. Equivalent to a
 // handler returning a negative reason when `reason` is negative.
@@ -337,15 +342,20 @@ TR_API void tr_exit(tr_ctx *ctx, int reason);
 // tr_exit_info.
 #define TR_MSG_EXIT (TR_MSG_SYSTEM + 0x101)
 
+// TR_EXIT_TEXT is the room for an exit reason's short text, NUL included.
+#define TR_EXIT_TEXT 48
+
 typedef struct tr_down {
-    tr_ref who;     // the actor that stopped
-    uint64_t mon;   // the monitor's id, as tr_monitor returned it
-    int32_t reason; // its exit reason
+    tr_ref who;              // the actor that stopped
+    uint64_t mon;            // the monitor's id, as tr_monitor returned it
+    int32_t reason;          // its exit reason
+    char text[TR_EXIT_TEXT]; // tr_exit_text's text, else empty
 } tr_down;
 
 typedef struct tr_exit_info {
-    tr_ref who;     // the linked actor that stopped
-    int32_t reason; // its exit reason
+    tr_ref who;              // the linked actor that stopped
+    int32_t reason;          // its exit reason
+    char text[TR_EXIT_TEXT]; // tr_exit_text's text, else empty
 } tr_exit_info;
 
 // tr_monitor asks for a TR_MSG_DOWN when `who` stops, and stores the

@@ -28,6 +28,7 @@ enum {
     P_TRAP,      // tr_trap_exit(true), reply P_ECHO
     P_GOT_DOWN,  // to the report ref: a tr_down the probe received
     P_GOT_EXIT,  // to the report ref: a tr_exit_info the probe received
+    P_EXIT_TEXT, // tr_exit_text(int payload, "database unreachable")
 };
 
 struct probe {
@@ -139,6 +140,9 @@ probe_common(tr_ctx *ctx, const tr_msg *m, char who)
         int rc = tr_msg_type(m) == P_LINK ? tr_link(ctx, r) : tr_unlink(ctx, r);
         return tr_reply(ctx, m, P_ECHO, &rc, sizeof rc);
     }
+    case P_EXIT_TEXT:
+        tr_exit_text(ctx, probe_int(m), "database unreachable");
+        return 0;
     case P_TRAP:
         tr_trap_exit(ctx, true);
         return tr_reply(ctx, m, P_ECHO, NULL, 0);

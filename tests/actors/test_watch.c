@@ -88,6 +88,42 @@ test_monitor_across_loops_gets_one_down(void **state)
 }
 
 static void
+test_exit_text_reaches_monitors_and_links(void **state)
+{
+    (void)state;
+    tr_system *sys = open_sys(2);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, sys), 0);
+    tr_ref a = probe_on(sys, ib, 0), b = probe_on(sys, ib, 1);
+    assert_int_equal(tr_inbox_send(ib, a, P_TRAP, NULL, 0), 0);
+    tr_msg_free(test_recv(ib, P_ECHO));
+    assert_int_equal(ask(ib, a, P_LINK, b), 0);
+    uint64_t mon;
+    assert_int_equal(tr_inbox_monitor(ib, b, &mon), 0);
+    int code = -21;
+    assert_int_equal(tr_inbox_send(ib, b, P_EXIT_TEXT, &code, sizeof code), 0);
+    assert_int_equal(probe_stopped(ib), -21);
+    // The inbox's DOWN and a's forwarded exit, in either order.
+    for (int i = 0; i < 2; i++) {
+        tr_msg *m = NULL;
+        assert_int_equal(tr_inbox_recv(ib, &m, TEST_WAIT_MS), 0);
+        if (tr_msg_type(m) == TR_MSG_DOWN) {
+            const tr_down *d = tr_msg_data(m);
+            assert_int_equal(d->reason, -21);
+            assert_string_equal(d->text, "database unreachable");
+        } else {
+            assert_int_equal(tr_msg_type(m), P_GOT_EXIT);
+            const tr_exit_info *x = tr_msg_data(m);
+            assert_int_equal(x->reason, -21);
+            assert_string_equal(x->text, "database unreachable");
+        }
+        tr_msg_free(m);
+    }
+    tr_inbox_free(ib);
+    test_close(sys);
+}
+
+static void
 test_down_arrives_after_the_dead_actors_messages(void **state)
 {
     (void)state;
@@ -218,6 +254,7 @@ test_trap_exit_turns_signals_into_messages(void **state)
     tr_msg_free(m);
     assert_true(tr_ref_eq(x.who, b));
     assert_int_equal(x.reason, -5);
+    assert_string_equal(x.text, "");
     // a is still alive, and linking to a dead ref is an exit message too.
     assert_int_equal(ask(ib, a, P_LINK, b), 0);
     m = test_recv(ib, P_GOT_EXIT);
@@ -308,6 +345,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_monitor_across_loops_gets_one_down),
         cmocka_unit_test(test_down_arrives_after_the_dead_actors_messages),
+        cmocka_unit_test(test_exit_text_reaches_monitors_and_links),
         cmocka_unit_test(test_monitoring_a_dead_ref_gets_down_at_once),
         cmocka_unit_test(test_demonitor_means_no_down),
         cmocka_unit_test(test_link_propagates_abnormal_exit_only),
