@@ -587,7 +587,10 @@ tr__actor_free(tr_system *sys, struct tr__actor *a)
     struct tr__shard *sh = tr__cur_shard(sys);
     struct tr__node *n;
     while ((n = tr__mpsc_pop(&a->mbox)) != NULL) {
-        tr__count(sys, sh, dead);
+        // The runtime's own messages (a DOWN to a watcher that is itself
+        // stopping, say) are not counted: dead letters are user messages.
+        if (tr__msg_of(n)->type < TR_MSG_SYSTEM)
+            tr__count(sys, sh, dead);
         tr__msg_free(tr__msg_of(n));
     }
     n = tr__stack_take(&a->sig);

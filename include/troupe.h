@@ -188,7 +188,7 @@ typedef struct tr_stats {
     uint64_t actors_spawned;   // spawns that succeeded
     uint64_t actors_crashed;   // actors that stopped with a negative reason
     uint64_t msgs_sent;        // messages queued into a mailbox
-    uint64_t dead_letters;     // queued to an actor that died before reading
+    uint64_t dead_letters;     // user messages left unread by a dead actor
     uint64_t unhandled;        // receive returned TR_EUNHANDLED
     uint64_t late_replies;     // replies that came after their request ended
     uint64_t timers_fired;     // timers that fired (requests' deadlines too)

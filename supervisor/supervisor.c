@@ -153,16 +153,16 @@ kid_by_mon(struct sup *s, uint64_t mon, size_t *idx)
     return NULL;
 }
 
-// Records a restart; false when it would exceed the intensity.
+// Records a restart; false when it would exceed the intensity. The ring
+// holds the last `intensity` restart times, the oldest at ring_next: the
+// limit is reached exactly when that oldest one is still in the window.
+// O(1), whatever the intensity.
 static bool
 intensity_ok(tr_ctx *ctx, struct sup *s)
 {
     int64_t now = tr_ctx_now_ns(ctx);
-    int recent = 0;
-    for (int i = 0; i < s->intensity; i++)
-        if (s->ring[i] != 0 && now - s->ring[i] < s->period_ns)
-            recent++;
-    if (recent >= s->intensity)
+    int64_t oldest = s->ring[s->ring_next];
+    if (oldest != 0 && now - oldest < s->period_ns)
         return false;
     s->ring[s->ring_next] = now != 0 ? now : 1;
     s->ring_next = (s->ring_next + 1) % (size_t)s->intensity;

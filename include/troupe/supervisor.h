@@ -4,9 +4,9 @@
 // troupe/supervisor.h: OTP-style supervisors, built on the public API only.
 //
 // A supervisor is an actor that starts children from specs, watches them
-// (monitors) and restarts them by its strategy. It traps exits, so when
-// its parent stops it, it stops its children itself, newest first, each
-// within its shutdown deadline.
+// (monitors) and restarts them by its strategy. When its parent stops it,
+// the runtime stops its children newest first (a restarted child counts as
+// new), each within its shutdown deadline, then forced.
 #ifndef TROUPE_SUPERVISOR_H
 #define TROUPE_SUPERVISOR_H
 
