@@ -208,16 +208,25 @@ struct tr__reqmon {
 #define TR__REQMONS 8 // responders whose monitor is kept between requests
 
 struct tr__ext {
-    struct tr__wset watchers;           // monitors on this actor: {watcher, id}
-    struct tr__wset mons;               // this actor's monitors: {target, id}
-    struct tr__wset links;              // linked actors
+    // Requests first: a client touches these on every request and reply.
+    struct tr__req **reqs; // pending requests by id, chained
+    uint32_t nreqs, req_buckets;
+    uint64_t next_req;                 // last request id
+    struct tr__req *dq_head, *dq_tail; // pending requests by deadline
+    struct tr__req *spare;             // freed entries, for reuse
+    uint32_t nspare;
+    uint32_t nreqmon;
+    struct tr__reqmon reqmon[TR__REQMONS];
+    struct tr__later dq; // armed no later than dq_head
+    // Laters: timers, deadlines.
     struct tr__later *laters;           // live laters, doubly linked
     struct tr__later *done, *done_tail; // fired, to run
     struct tr__later *pending;          // to arm on the actor's own loop
     uint64_t next_timer;                // last user timer id
-    struct tr__req **reqs;              // pending requests by id, chained
-    uint32_t nreqs, req_buckets;
-    uint64_t next_req; // last request id
+    // Monitors and links.
+    struct tr__wset watchers; // monitors on this actor: {watcher, id}
+    struct tr__wset mons;     // this actor's monitors: {target, id}
+    struct tr__wset links;    // linked actors
     // Shutdown of child_last: a deadline, then KILL (owner loop).
     struct tr__timer sd_timer;
     struct tr__actor *sd_owner;
@@ -227,13 +236,7 @@ struct tr__ext {
         int64_t ms;
     } * sd; // custom deadlines
     uint32_t nsd, capsd;
-    char exit_text[TR_EXIT_TEXT];      // tr_exit_text
-    struct tr__req *dq_head, *dq_tail; // pending requests by deadline
-    struct tr__later dq;               // armed no later than dq_head
-    struct tr__req *spare;             // freed entries, for reuse
-    uint32_t nspare;
-    struct tr__reqmon reqmon[TR__REQMONS];
-    uint32_t nreqmon;
+    char exit_text[TR_EXIT_TEXT]; // tr_exit_text
 };
 
 static inline unsigned
