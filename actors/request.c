@@ -310,6 +310,39 @@ tr__req_reply(tr_ctx *ctx, const struct tr_msg *m)
     finish(ctx, r, 0, m);
 }
 
+// Ends, with `status`, every request matching `m`: with m->req == 0, those
+// to responder m->requester; else those made on behalf of request m (their
+// parent). Callbacks may make new requests, so the matches are taken out
+// of the table first.
+static void
+finish_matching(tr_ctx *ctx, struct tr__ext *e, const struct tr__cancel *m,
+                int status)
+{
+    struct tr__req *hit = NULL;
+    for (uint32_t b = 0; b < e->req_buckets; b++) {
+        for (struct tr__req **p = &e->reqs[b]; *p != NULL;) {
+            struct tr__req *r = *p;
+            bool match = m->req == 0
+                             ? tr_ref_eq(r->to, m->requester)
+                             : r->parent.req == m->req &&
+                                   tr_ref_eq(r->parent.requester, m->requester);
+            if (match) {
+                *p = r->hnext;
+                e->nreqs--;
+                r->hnext = hit;
+                hit = r;
+            } else {
+                p = &r->hnext;
+            }
+        }
+    }
+    while (hit != NULL) {
+        struct tr__req *r = hit;
+        hit = r->hnext;
+        finish(ctx, r, status, NULL);
+    }
+}
+
 bool
 tr__req_down(tr_ctx *ctx, const struct tr_msg *m)
 {
@@ -320,54 +353,17 @@ tr__req_down(tr_ctx *ctx, const struct tr_msg *m)
     if (rm == NULL)
         return false;
     *rm = e->reqmon[--e->nreqmon];
-    // Fail every request to it. Callbacks may add requests: collect first.
-    struct tr__req *dead = NULL;
-    for (uint32_t b = 0; b < e->req_buckets; b++) {
-        for (struct tr__req **p = &e->reqs[b]; *p != NULL;) {
-            struct tr__req *r = *p;
-            if (tr_ref_eq(r->to, d.who)) {
-                *p = r->hnext;
-                e->nreqs--;
-                r->hnext = dead;
-                dead = r;
-            } else {
-                p = &r->hnext;
-            }
-        }
-    }
-    while (dead != NULL) {
-        struct tr__req *r = dead;
-        dead = r->hnext;
-        finish(ctx, r, TR_EDOWN, NULL);
-    }
+    struct tr__cancel any = {d.who, 0};
+    finish_matching(ctx, e, &any, TR_EDOWN); // every request to it
     return true;
 }
 
 void
 tr__req_cancel(tr_ctx *ctx, const struct tr__cancel *c)
 {
-    struct tr__ext *e = ctx->a->ext;
     // Our own requests made on behalf of the cancelled one go too.
-    struct tr__req *kids = NULL;
-    for (uint32_t b = 0; e != NULL && b < e->req_buckets; b++) {
-        for (struct tr__req **p = &e->reqs[b]; *p != NULL;) {
-            struct tr__req *r = *p;
-            if (r->parent.req == c->req &&
-                tr_ref_eq(r->parent.requester, c->requester)) {
-                *p = r->hnext;
-                e->nreqs--;
-                r->hnext = kids;
-                kids = r;
-            } else {
-                p = &r->hnext;
-            }
-        }
-    }
-    while (kids != NULL) {
-        struct tr__req *r = kids;
-        kids = r->hnext;
-        finish(ctx, r, TR_ECANCELED, NULL);
-    }
+    if (ctx->a->ext != NULL)
+        finish_matching(ctx, ctx->a->ext, c, TR_ECANCELED);
     if (tr__actor_phase(ctx->a) == TR__PH_RUN) {
         tr_request_info info = {c->requester, c->req};
         (void)tr__send_any(ctx->sys, c->requester, ctx->self, TR_MSG_CANCEL,
