@@ -171,6 +171,82 @@ tr__sig_shutdown_alloc(tr_ref from, bool kill)
     return m;
 }
 
+// Bounded mailboxes. A sender takes a place (count + 1) before pushing;
+// the consumer gives it back when it pops. A full mailbox applies its
+// policy; TR_OVERFLOW_WAIT sleeps on the count (a futex) until the
+// consumer frees a place.
+#define TR__DROPPED 1
+
+// Gives a place back; returns how many were queued before.
+static uint32_t
+bound_leave(struct tr__bound *bd)
+{
+    uint32_t before =
+        atomic_fetch_sub_explicit(&bd->count, 1, memory_order_acq_rel);
+    if (atomic_load(&bd->waiters) != 0)
+        tr__futex_wake(&bd->count);
+    return before;
+}
+
+static int
+bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
+{
+    struct tr__bound *bd = tr__bound_of(a);
+    int64_t deadline = -1;
+    for (;;) {
+        uint32_t n =
+            atomic_fetch_add_explicit(&bd->count, 1, memory_order_acq_rel);
+        if (n < bd->cap || bd->policy == TR_OVERFLOW_DROP_OLDEST)
+            return 0;
+        atomic_fetch_sub_explicit(&bd->count, 1, memory_order_acq_rel);
+        if (bd->policy == TR_OVERFLOW_DROP_NEWEST) {
+            atomic_fetch_add_explicit(&bd->dropped, 1, memory_order_relaxed);
+            tr__count(sys, sh, dropped);
+            return TR__DROPPED;
+        }
+        if (bd->policy == TR_OVERFLOW_WAIT && sh == NULL && bd->wait_ms > 0) {
+            if (deadline < 0)
+                deadline = tr__now_ns() + bd->wait_ms * 1000000;
+            if (tr__now_ns() < deadline) {
+                // Register, re-check, sleep: the consumer wakes waiters
+                // after every place it frees while any are registered.
+                atomic_fetch_add(&bd->waiters, 1);
+                uint32_t seen = atomic_load(&bd->count);
+                if (seen >= bd->cap)
+                    tr__futex_wait(&bd->count, seen, deadline);
+                atomic_fetch_sub(&bd->waiters, 1);
+                continue;
+            }
+        }
+        atomic_fetch_add_explicit(&bd->refused, 1, memory_order_relaxed);
+        tr__count(sys, sh, refused);
+        return TR_EFULL;
+    }
+}
+
+int
+tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out)
+{
+    if ((who.bits >> 48) != 0)
+        return TR_EREMOTE;
+    bool held;
+    struct tr__actor *a = tr__actor_lookup(sys, tr__cur_shard(sys), who, &held);
+    if (a == NULL)
+        return TR_ENOACTOR;
+    *out = (tr_mailbox_info){0};
+    if (has_flags(a, TR__A_BOUNDED)) {
+        struct tr__bound *bd = tr__bound_of(a);
+        uint32_t q = atomic_load(&bd->count);
+        out->capacity = bd->cap;
+        out->queued = q;
+        out->refused = atomic_load(&bd->refused);
+        out->dropped = atomic_load(&bd->dropped);
+    }
+    if (held)
+        tr__actor_release(sys, a);
+    return 0;
+}
+
 int
 tr__send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
          const void *data, size_t len, uint64_t req_id)
@@ -203,11 +279,22 @@ tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
     struct tr__actor *a = tr__actor_lookup(sys, sh, to, &held);
     if (a == NULL)
         return TR_ENOACTOR;
+    uint32_t word = atomic_load_explicit(&a->word, memory_order_relaxed);
+    if ((word & TR__A_BOUNDED) && type < TR_MSG_SYSTEM) {
+        int rc = bound_admit(sys, sh, a);
+        if (rc != 0) {
+            if (held)
+                tr__actor_release(sys, a);
+            return rc == TR__DROPPED ? 0 : rc;
+        }
+    }
     // Messages to an inbox may outlive the loops: not from a pool.
     struct tr_msg *m = tr__msg_alloc(
         type, len,
         !(atomic_load_explicit(&a->word, memory_order_relaxed) & TR__A_INBOX));
     if (m == NULL) {
+        if ((word & TR__A_BOUNDED) && type < TR_MSG_SYSTEM)
+            bound_leave(tr__bound_of(a));
         if (held)
             tr__actor_release(sys, a);
         return TR_ENOMEM;
@@ -507,12 +594,24 @@ actor_run(struct tr__sched *s)
         check_exit(&ctx);
     }
     unsigned handled = 0;
+    bool bounded = has_flags(a, TR__A_BOUNDED);
     struct tr__node *tail = a->mbox.tail; // stored back after the run
     while (tr__actor_phase(a) == TR__PH_RUN) {
         struct tr__node *n = tr__mpsc_pop_at(&a->mbox, &tail);
         if (n == NULL)
             break;
         struct tr_msg *m = tr__msg_of(n);
+        if (TR_UNLIKELY(bounded) && m->type < TR_MSG_SYSTEM) {
+            struct tr__bound *bd = tr__bound_of(a);
+            uint32_t before = bound_leave(bd);
+            if (bd->policy == TR_OVERFLOW_DROP_OLDEST && before > bd->cap) {
+                atomic_fetch_add_explicit(&bd->dropped, 1,
+                                          memory_order_relaxed);
+                tr__count(sys, sh, dropped);
+                tr__msg_free(m); // the oldest goes
+                continue;
+            }
+        }
         if (TR_UNLIKELY(m->req_id & TR__REQ_REPLY)) {
             tr__req_reply(&ctx, m);
             tr__msg_free(m);
@@ -557,12 +656,25 @@ actor_run(struct tr__sched *s)
 
 int
 tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
-                uint32_t word)
+                uint32_t word, const struct tr__bound *bound)
 {
     size_t ssz = b != NULL ? state_bytes(b->state_size) : 0;
-    struct tr__actor *a = tr__alloc(sizeof *a + ssz);
-    if (a == NULL)
+    size_t pre = bound != NULL ? sizeof *bound : 0;
+    char *mem = tr__alloc(pre + sizeof(struct tr__actor) + ssz);
+    if (mem == NULL)
         return TR_ENOMEM;
+    struct tr__actor *a = (struct tr__actor *)(void *)(mem + pre);
+    if (bound != NULL) {
+        struct tr__bound *bd = tr__bound_of(a);
+        atomic_init(&bd->count, 0);
+        atomic_init(&bd->waiters, 0);
+        bd->cap = bound->cap;
+        bd->policy = bound->policy;
+        bd->wait_ms = bound->wait_ms;
+        atomic_init(&bd->refused, 0);
+        atomic_init(&bd->dropped, 0);
+        word |= TR__A_BOUNDED;
+    }
     a->sched.run = actor_run;
     atomic_init(&a->sched.node.next, NULL);
     tr__mpsc_init(&a->mbox);
@@ -607,7 +719,11 @@ tr__actor_free(tr_system *sys, struct tr__actor *a)
         tr__inbox_destroy(a->ext);
     if (a->slot != 0)
         tr__slots_free(&sys->slots, a->slot);
-    tr__free(a, sizeof *a + a->state_size);
+    if (has_flags(a, TR__A_BOUNDED))
+        tr__free(tr__bound_of(a),
+                 sizeof(struct tr__bound) + sizeof *a + a->state_size);
+    else
+        tr__free(a, sizeof *a + a->state_size);
     tr__count(sys, sh, freed);
 }
 
@@ -654,9 +770,17 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     }
     struct tr__actor *a;
     // Held scheduled through init, so no loop runs it before init returns.
+    struct tr__bound bound = {
+        .cap = opts != NULL && opts->capacity ? opts->capacity : sys->mbox_cap,
+        .policy = opts != NULL && opts->capacity ? opts->overflow
+                                                 : sys->mbox_overflow,
+        .wait_ms = opts != NULL ? opts->wait_ms : 0};
+    if (bound.policy > TR_OVERFLOW_WAIT)
+        return TR_EINVAL;
     rc = tr__actor_alloc(&a, sys, b,
                          TR__A_SCHED | (TR__PH_INIT << TR__A_PHASE_SHIFT) |
-                             (loop << TR__A_LOOP_SHIFT));
+                             (loop << TR__A_LOOP_SHIFT),
+                         bound.cap != 0 ? &bound : NULL);
     if (rc != 0)
         return rc;
     tr_ref self;

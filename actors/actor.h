@@ -74,6 +74,7 @@ struct tr__slots {
 #define TR__A_KILLED      (1u << 20) // killed: its children are killed too
 #define TR__A_ASKED       (1u << 21) // got a graceful shutdown request
 #define TR__A_KILL_SENT   (1u << 22) // KILL sent to child_last
+#define TR__A_BOUNDED     (1u << 23) // a struct tr__bound precedes the record
 #define TR__A_LOOP_SHIFT  24
 
 enum { TR__PH_INIT, TR__PH_RUN, TR__PH_STOPPING, TR__PH_DEAD };
@@ -97,6 +98,24 @@ struct tr__actor {
     int32_t reason;        // exit reason once stopping
 };
 
+// tr__bound sits just before a bounded actor's record, in the same
+// allocation, so unbounded actors pay nothing for it.
+struct tr__bound {
+    _Atomic uint32_t count;   // user messages queued; producers add, the
+                              // consumer subtracts; futex word for WAIT
+    _Atomic uint32_t waiters; // senders blocked in TR_OVERFLOW_WAIT
+    uint32_t cap;
+    uint32_t policy; // enum tr_overflow
+    int64_t wait_ms;
+    _Atomic uint64_t refused, dropped;
+};
+
+static inline struct tr__bound *
+tr__bound_of(struct tr__actor *a)
+{
+    return (struct tr__bound *)(void *)((char *)a - sizeof(struct tr__bound));
+}
+
 // 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
 // costs the runtime 112 bytes.
 static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
@@ -104,7 +123,8 @@ static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
 // Counters with one writer each (a loop), read by anyone: relaxed.
 struct tr__counters {
     _Atomic uint64_t sent, dead, unhandled, spawned, crashed, created, freed;
-    _Atomic uint64_t late; // replies that found no pending request
+    _Atomic uint64_t late;             // replies that found no pending request
+    _Atomic uint64_t refused, dropped; // bounded mailboxes
 };
 
 struct tr__shard {
@@ -120,6 +140,8 @@ struct tr_system {
     unsigned budget;
     size_t max_msg;
     int64_t shutdown_ms; // default shutdown deadline of a child
+    uint32_t mbox_cap;   // default mailbox capacity (0: unbounded)
+    enum tr_overflow mbox_overflow;
     bool manual;
     _Atomic unsigned rr;
     struct tr__counters ext; // counts from threads that are not loops
@@ -339,8 +361,11 @@ struct tr_msg *tr__sig_stop_alloc(int reason);
 // tr__sig_shutdown_alloc makes a graceful shutdown request from `from`
 // (TR_REF_NONE: the system), or a KILL when `kill`.
 struct tr_msg *tr__sig_shutdown_alloc(tr_ref from, bool kill);
+// tr__actor_alloc allocates a record (with a tr__bound before it when
+// `bound` is not NULL).
 int tr__actor_alloc(struct tr__actor **out, tr_system *sys,
-                    const tr_behavior *b, uint32_t word);
+                    const tr_behavior *b, uint32_t word,
+                    const struct tr__bound *bound);
 // tr__actor_free frees a dead, unreferenced actor, or one never published
 // (slot 0): unread messages count as dead letters.
 void tr__actor_free(tr_system *sys, struct tr__actor *a);

@@ -43,7 +43,8 @@ tr_inbox_alloc(tr_inbox **out, tr_system *sys)
     ib->sys = sys;
     int rc = tr__actor_alloc(&ib->a, sys, NULL,
                              TR__A_INBOX | (TR__PH_RUN << TR__A_PHASE_SHIFT) |
-                                 (TR__NO_LOOP << TR__A_LOOP_SHIFT));
+                                 (TR__NO_LOOP << TR__A_LOOP_SHIFT),
+                             NULL);
     if (rc != 0) {
         tr__inbox_destroy(ib);
         return rc;

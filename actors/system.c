@@ -56,6 +56,8 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     sys->budget = c.budget != 0 ? c.budget : DEFAULT_BUDGET;
     sys->max_msg = c.max_msg_size != 0 ? c.max_msg_size : DEFAULT_MAX_MSG;
     sys->shutdown_ms = c.shutdown_ms != 0 ? c.shutdown_ms : 5000;
+    sys->mbox_cap = c.mailbox_capacity;
+    sys->mbox_overflow = c.mailbox_overflow;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -109,6 +111,8 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->actors_spawned += rd(&c->spawned);
     st->actors_crashed += rd(&c->crashed);
     st->late_replies += rd(&c->late);
+    st->msgs_refused += rd(&c->refused);
+    st->msgs_dropped += rd(&c->dropped);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Copyright 2026 the troupe authors
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE // syscall(2), for the futex
 #include "base.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #if TR_USE_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -94,6 +98,28 @@ tr__now_upper_ns(void)
     return tr__now_ns();
 }
 #endif
+
+void
+tr__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns)
+{
+    struct timespec ts, *tp = NULL;
+    if (deadline_ns >= 0) {
+        int64_t left = deadline_ns - tr__now_ns();
+        if (left <= 0)
+            return;
+        ts.tv_sec = left / 1000000000;
+        ts.tv_nsec = left % 1000000000;
+        tp = &ts;
+    }
+    syscall(SYS_futex, (void *)addr, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+}
+
+void
+tr__futex_wake(_Atomic uint32_t *addr)
+{
+    syscall(SYS_futex, (void *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+            0);
+}
 
 int64_t
 tr__now_ns(void)

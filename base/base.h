@@ -45,6 +45,14 @@ int64_t tr__now_ns(void);
 // time): for deadlines, which must never come early. Thread: any.
 int64_t tr__now_upper_ns(void);
 
+// tr__futex_wait sleeps while *addr == val, at most until the absolute
+// CLOCK_MONOTONIC time `deadline_ns` (negative: no limit). Returns on a
+// wake, a timeout, a signal or a changed value alike. Thread: any.
+void tr__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns);
+
+// tr__futex_wake wakes every thread waiting on addr. Thread: any.
+void tr__futex_wake(_Atomic uint32_t *addr);
+
 // tr__cpu_relax tells the CPU we are spinning.
 static inline void
 tr__cpu_relax(void)

@@ -146,6 +146,18 @@ typedef struct tr_behavior {
 // ---------------------------------------------------------------------------
 // System
 
+// What a bounded mailbox does with a user message that finds it full.
+// Signals (stop, exit, DOWN, timers' internal work) are never refused.
+enum tr_overflow {
+    TR_OVERFLOW_REFUSE = 0,  // the send returns TR_EFULL; nothing queued
+    TR_OVERFLOW_DROP_NEWEST, // the send returns 0; the new message is dropped
+    TR_OVERFLOW_DROP_OLDEST, // the send returns 0; the oldest queued message
+                             // is dropped when the actor next reads (until
+                             // then the queue may hold more than capacity)
+    TR_OVERFLOW_WAIT, // a sender off the loops waits up to wait_ms for room,
+                      // then gets TR_EFULL; on a loop thread, as REFUSE
+};
+
 // tr_config sets up a system. Zero-initialise it and set what you need.
 typedef struct tr_config {
     // loops is the number of loop threads. 0: one per online CPU.
@@ -168,6 +180,10 @@ typedef struct tr_config {
     // seed seeds the runtime's randomness (retry jitter). 0: from the
     // clock, or 1 in a manual system.
     uint64_t seed;
+    // mailbox_capacity and mailbox_overflow are the defaults for spawns
+    // that set no capacity. 0: unbounded mailboxes.
+    uint32_t mailbox_capacity;
+    enum tr_overflow mailbox_overflow;
     // shutdown_ms is how long a stopping parent (or tr_system_close) lets
     // a child that traps exits take over its shutdown before killing it.
     // 0: 5000; negative: no limit.
@@ -191,6 +207,8 @@ typedef struct tr_stats {
     uint64_t dead_letters;     // user messages left unread by a dead actor
     uint64_t unhandled;        // receive returned TR_EUNHANDLED
     uint64_t late_replies;     // replies that came after their request ended
+    uint64_t msgs_refused;     // sends that got TR_EFULL
+    uint64_t msgs_dropped;     // dropped by a mailbox's overflow policy
     uint64_t timers_fired;     // timers that fired (requests' deadlines too)
     int64_t timer_late_max_ns; // the latest any timer fired, past its due
 } tr_stats;
@@ -248,6 +266,13 @@ typedef struct tr_spawn_opts {
     // (see tr_config.shutdown_ms). 0: the system's; negative: no limit.
     // Top-level actors always use the system's.
     int64_t shutdown_ms;
+    // capacity bounds the mailbox to this many user messages (0: the
+    // system's mailbox_capacity; that 0 too: unbounded), with `overflow`
+    // deciding what a full mailbox does, and wait_ms for TR_OVERFLOW_WAIT.
+    // A bounded actor costs 32 bytes more.
+    uint32_t capacity;
+    enum tr_overflow overflow;
+    int64_t wait_ms;
 } tr_spawn_opts;
 
 // tr_spawn creates a child of the calling actor running behaviour `b`, runs
@@ -558,6 +583,18 @@ TR_API int tr_request_retry(tr_ctx *ctx, tr_ref to, uint32_t type,
 
 // ---------------------------------------------------------------------------
 // From any thread
+
+// tr_mailbox_info describes one actor's mailbox.
+typedef struct tr_mailbox_info {
+    uint32_t capacity; // 0: unbounded (queued is then not tracked)
+    uint32_t queued;   // user messages waiting (approximate while running)
+    uint64_t refused;  // sends refused with TR_EFULL
+    uint64_t dropped;  // messages dropped by the overflow policy
+} tr_mailbox_info;
+
+// tr_mailbox_stats fills *out for actor `who`. Returns 0, TR_ENOACTOR or
+// TR_EREMOTE. Thread: any.
+TR_API int tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out);
 
 // tr_system_send sends from outside any actor (the message has no sender),
 // as tr_send. Thread: any.
