@@ -224,6 +224,61 @@ bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
     }
 }
 
+// Writable-again notices: subscribers wait in the target's ext; the
+// consumer tells them all once its count is at most half the capacity.
+static void
+writable_tell(tr_ctx *ctx)
+{
+    struct tr__ext *e = ctx->a->ext;
+    if (e->writable.n == 0)
+        return;
+    for (uint32_t i = 0; i < e->writable.n; i++)
+        (void)tr__send_any(ctx->sys, ctx->self, e->writable.v[i].who,
+                           TR_MSG_WRITABLE, &ctx->self, sizeof ctx->self, 0);
+    e->writable.n = 0;
+}
+
+static void
+writable_watch(tr_ctx *ctx, tr_ref who)
+{
+    struct tr__actor *a = ctx->a;
+    struct tr__bound *bd = tr__bound_of(a);
+    struct tr__ext *e = tr__ext_get(a);
+    if (e != NULL && tr__wset_add(&e->writable, who, 0) == 0 &&
+        atomic_load(&bd->count) > bd->cap / 2)
+        return; // told when it drains
+    if (e != NULL && e->writable.n != 0)
+        writable_tell(ctx); // room already (or no memory to wait)
+    else
+        (void)tr__send_any(ctx->sys, ctx->self, who, TR_MSG_WRITABLE,
+                           &ctx->self, sizeof ctx->self, 0);
+}
+
+int
+tr_notify_writable(tr_ctx *ctx, tr_ref target)
+{
+    bool held;
+    if ((target.bits >> 48) != 0)
+        return TR_EREMOTE;
+    struct tr__actor *a = tr__actor_lookup(ctx->sys, ctx->shard, target, &held);
+    if (a == NULL)
+        return TR_ENOACTOR;
+    int rc = TR_EINVAL;
+    if (has_flags(a, TR__A_BOUNDED)) {
+        struct tr_msg *m =
+            tr__msg_alloc(TR__SIG_WRITABLE, sizeof ctx->self, true);
+        rc = TR_ENOMEM;
+        if (m != NULL) {
+            memcpy(m->data, &ctx->self, sizeof ctx->self);
+            tr__actor_signal(ctx->sys, a, m);
+            rc = 0;
+        }
+    }
+    if (held)
+        tr__actor_release(ctx->sys, a);
+    return rc;
+}
+
 int
 tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out)
 {
@@ -410,6 +465,10 @@ handle_signals(tr_ctx *ctx)
             unlink_child(ctx->sys, &a->child_last, c);
             shutdown_forget(a, c->slot);
             tr__actor_release(ctx->sys, c); // the parent link's reference
+        } else if (m->type == TR__SIG_WRITABLE) {
+            tr_ref who;
+            memcpy(&who, m->data, sizeof who);
+            writable_watch(ctx, who);
         } else if (m->type == TR__SIG_CANCEL) {
             struct tr__cancel c;
             memcpy(&c, m->data, sizeof c);
@@ -604,6 +663,8 @@ actor_run(struct tr__sched *s)
         if (TR_UNLIKELY(bounded) && m->type < TR_MSG_SYSTEM) {
             struct tr__bound *bd = tr__bound_of(a);
             uint32_t before = bound_leave(bd);
+            if (TR_UNLIKELY(a->ext != NULL) && before - 1 <= bd->cap / 2)
+                writable_tell(&ctx);
             if (bd->policy == TR_OVERFLOW_DROP_OLDEST && before > bd->cap) {
                 atomic_fetch_add_explicit(&bd->dropped, 1,
                                           memory_order_relaxed);

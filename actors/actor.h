@@ -178,6 +178,7 @@ struct tr_ctx {
 #define TR__SIG_CANCEL     (TR_MSG_SYSTEM + 8)  // struct tr__cancel
 #define TR__SIG_SHUTDOWN   (TR_MSG_SYSTEM + 9)  // tr_ref from: graceful stop
 #define TR__SIG_KILL       (TR_MSG_SYSTEM + 10) // stop now, not trappable
+#define TR__SIG_WRITABLE   (TR_MSG_SYSTEM + 11) // tr_ref: notify when room
 
 // A reply's req_id is the request's with this bit set.
 #define TR__REQ_REPLY (1ull << 63)
@@ -249,6 +250,7 @@ struct tr__ext {
     struct tr__wset watchers; // monitors on this actor: {watcher, id}
     struct tr__wset mons;     // this actor's monitors: {target, id}
     struct tr__wset links;    // linked actors
+    struct tr__wset writable; // to tell when the mailbox has room
     // Shutdown of child_last: a deadline, then KILL (owner loop).
     struct tr__timer sd_timer;
     struct tr__actor *sd_owner;
@@ -371,6 +373,8 @@ int tr__actor_alloc(struct tr__actor **out, tr_system *sys,
 void tr__actor_free(tr_system *sys, struct tr__actor *a);
 
 // watch.c
+// tr__wset_add appends to a growable set. Returns 0 or TR_ENOMEM.
+int tr__wset_add(struct tr__wset *s, tr_ref who, uint64_t id);
 // tr__watch_signal handles a link or monitor signal on a live actor.
 void tr__watch_signal(tr_ctx *ctx, struct tr_msg *m);
 // tr__watch_accept is false for a DOWN whose monitor was removed.

@@ -23,8 +23,8 @@
 
 #include <string.h>
 
-static int
-wset_add(struct tr__wset *s, tr_ref who, uint64_t id)
+int
+tr__wset_add(struct tr__wset *s, tr_ref who, uint64_t id)
 {
     if (s->n == s->cap) {
         uint32_t cap = s->cap ? s->cap * 2 : 4;
@@ -120,7 +120,7 @@ tr_monitor(tr_ctx *ctx, tr_ref who, uint64_t *mon)
     if (e == NULL)
         return TR_ENOMEM;
     uint64_t id = next_mon_id(ctx->sys);
-    int rc = wset_add(&e->mons, who, id);
+    int rc = tr__wset_add(&e->mons, who, id);
     if (rc != 0)
         return rc;
     struct tr__watch w = {ctx->self, id};
@@ -160,7 +160,7 @@ tr_link(tr_ctx *ctx, tr_ref who)
         return TR_ENOMEM;
     if (wset_find(&e->links, who, 0) >= 0)
         return 0;
-    int rc = wset_add(&e->links, who, 0);
+    int rc = tr__wset_add(&e->links, who, 0);
     if (rc != 0)
         return rc;
     rc = tr__signal_ref(ctx->sys, who, TR__SIG_LINK, &ctx->self,
@@ -207,7 +207,7 @@ tr__watch_signal(tr_ctx *ctx, struct tr_msg *m)
     case TR__SIG_MONITOR: {
         struct tr__watch w;
         memcpy(&w, m->data, sizeof w);
-        if (e == NULL || wset_add(&e->watchers, w.who, w.id) != 0)
+        if (e == NULL || tr__wset_add(&e->watchers, w.who, w.id) != 0)
             send_down(ctx->sys, w.who, ctx->self, w.id, TR_ENOMEM);
         break;
     }
@@ -223,7 +223,7 @@ tr__watch_signal(tr_ctx *ctx, struct tr_msg *m)
         tr_ref from;
         memcpy(&from, m->data, sizeof from);
         if (e == NULL || (wset_find(&e->links, from, 0) < 0 &&
-                          wset_add(&e->links, from, 0) != 0))
+                          tr__wset_add(&e->links, from, 0) != 0))
             send_exit(ctx->sys, from, ctx->self, TR_ENOMEM);
         break;
     }
@@ -287,6 +287,7 @@ tr__watch_fini(tr_ctx *ctx, int reason)
     wset_free(&e->watchers);
     wset_free(&e->links);
     wset_free(&e->mons);
+    wset_free(&e->writable);
     tr__free(e->reqs, e->req_buckets * sizeof *e->reqs); // emptied before
     tr__free(e, sizeof *e);
     ctx->a->ext = NULL;

@@ -584,6 +584,17 @@ TR_API int tr_request_retry(tr_ctx *ctx, tr_ref to, uint32_t type,
 // ---------------------------------------------------------------------------
 // From any thread
 
+// TR_MSG_WRITABLE tells an actor that asked with tr_notify_writable that
+// the target's mailbox has room again. Payload: the target's tr_ref.
+#define TR_MSG_WRITABLE (TR_MSG_SYSTEM + 0x103)
+
+// tr_notify_writable asks bounded actor `target` to send the caller one
+// TR_MSG_WRITABLE once its mailbox is at most half full (at once if it
+// already is): a producer that got TR_EFULL pauses and resumes on it
+// instead of spinning. Returns 0, TR_ENOACTOR, TR_EINVAL (target not
+// bounded) or TR_ENOMEM. Thread: handler (ctx owner).
+TR_API int tr_notify_writable(tr_ctx *ctx, tr_ref target);
+
 // tr_mailbox_info describes one actor's mailbox.
 typedef struct tr_mailbox_info {
     uint32_t capacity; // 0: unbounded (queued is then not tracked)

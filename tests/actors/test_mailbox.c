@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <string.h>
 
-enum { S_BLOCK = 1, S_ITEM, S_REPORT, R_REPORT, R_STOP };
+enum { S_BLOCK = 1, S_ITEM, S_REPORT, R_REPORT, R_STOP, P_GO, R_PRODUCED };
 
 struct sink {
     uint32_t count, first, last;
@@ -311,6 +311,78 @@ test_racing_producers_lose_nothing(void **state)
     env_close(&e);
 }
 
+// A producer that pauses on TR_EFULL and resumes on TR_MSG_WRITABLE.
+struct prod {
+    tr_ref sink, report;
+    uint32_t next, n, pauses;
+};
+
+static int
+prod_run(tr_ctx *ctx, struct prod *p)
+{
+    while (p->next < p->n) {
+        int rc = tr_send(ctx, p->sink, S_ITEM, &p->next, sizeof p->next);
+        if (rc == TR_EFULL) {
+            p->pauses++;
+            return tr_notify_writable(ctx, p->sink); // and wait for it
+        }
+        if (rc != 0)
+            return rc;
+        p->next++;
+    }
+    return tr_send(ctx, p->report, R_PRODUCED, &p->pauses, sizeof p->pauses);
+}
+
+static int
+prod_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    struct prod *p = tr_state(ctx);
+    if (tr_msg_type(m) == P_GO)
+        memcpy(p, tr_msg_data(m), sizeof *p);
+    else if (tr_msg_type(m) != TR_MSG_WRITABLE)
+        return TR_EUNHANDLED;
+    return prod_run(ctx, p);
+}
+
+static const tr_behavior producer = {
+    .name = "producer",
+    .state_size = sizeof(struct prod),
+    .receive = prod_receive,
+};
+
+static void
+test_producer_pauses_and_resumes_on_writable(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, 64, TR_OVERFLOW_REFUSE, 0);
+    tr_spawn_opts other = {.placement = TR_PLACE_LOOP, .loop = 1};
+    tr_ref pr;
+    assert_int_equal(tr_system_spawn(&pr, e.sys, &producer, NULL, 0, &other),
+                     0);
+    block(&e); // the sink starts stuck: the producer must pause
+    struct prod go = {e.sink, tr_inbox_ref(e.ib), 0, 100000, 0};
+    assert_int_equal(tr_system_send(e.sys, pr, P_GO, &go, sizeof go), 0);
+    int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
+    tr_mailbox_info mi;
+    while (tr_mailbox_stats(e.sys, e.sink, &mi) == 0 && mi.refused == 0 &&
+           tr_now_ns() < end)
+        sched_yield();
+    unblock(&e);
+    tr_msg *m = test_recv(e.ib, R_PRODUCED);
+    uint32_t pauses;
+    memcpy(&pauses, tr_msg_data(m), sizeof pauses);
+    tr_msg_free(m);
+    assert_true(pauses >= 1);
+    struct sink_report r = report(&e);
+    assert_int_equal(r.count, 100000); // every message, none lost
+    assert_int_equal(r.first, 0);
+    assert_int_equal(r.last, 99999);
+    assert_int_equal(tr_mailbox_stats(e.sys, e.sink, &mi), 0);
+    assert_int_equal(mi.refused, pauses); // one refusal per pause
+    env_close(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -321,6 +393,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_signals_and_down_pass_a_full_mailbox),
         cmocka_unit_test(test_waiting_sender),
         cmocka_unit_test(test_racing_producers_lose_nothing),
+        cmocka_unit_test(test_producer_pauses_and_resumes_on_writable),
     };
     test_main("actors/mailbox", tests, argc, argv);
 }
