@@ -1010,6 +1010,17 @@ tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
     return rc;
 }
 
+int
+tr_forward(tr_ctx *ctx, tr_ref to, const tr_msg *msg)
+{
+    if (msg->type >= TR_MSG_SYSTEM)
+        return TR_EINVAL;
+    ctx->sent++;
+    return tr__send_full(ctx->sys, msg->from, to, msg->type,
+                         msg->len ? msg->data : NULL, msg->len, msg->req_id,
+                         msg->deadline_ns);
+}
+
 static int
 stop_ref(tr_system *sys, tr_ref who, int reason)
 {

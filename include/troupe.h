@@ -334,6 +334,12 @@ TR_API int tr_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data,
 TR_API int tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type,
                     const void *data, size_t len);
 
+// tr_forward sends a copy of `msg` to `to` as if its original sender had
+// sent it there: the sender, request id and deadline are kept, so `to`
+// replies straight to the requester (routers, proxies). Returns as
+// tr_send. Thread: handler.
+TR_API int tr_forward(tr_ctx *ctx, tr_ref to, const tr_msg *msg);
+
 // tr_stop asks actor `who` to stop with `reason` (>= 0, or a negative code
 // for a crash). Stopping is asynchronous: `who` stops its children first,
 // then runs its stop hook. Stopping an actor that is already stopping does
