@@ -25,6 +25,7 @@
 //   what makes the same-loop fast path in lookup safe.
 #include "actor.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static size_t
@@ -188,6 +189,33 @@ bound_leave(struct tr__bound *bd)
     return before;
 }
 
+// Overload alarm: raised by the sender that takes the count to the high
+// watermark, cleared by the consumer once it is back to the low one; the
+// flag makes each edge happen once (hysteresis).
+static void
+alarm_edge(tr_system *sys, struct tr__shard *sh, struct tr__actor *a,
+           uint32_t queued, bool raise)
+{
+    struct tr__bound *bd = tr__bound_of(a);
+    uint32_t want = raise ? 0 : 1;
+    if (!atomic_compare_exchange_strong(&bd->alarm, &want, raise ? 1 : 0))
+        return;
+    tr_ref who = tr__actor_ref(sys, a);
+    if (raise)
+        tr__count(sys, sh, alarms);
+    fprintf(stderr,
+            "troupe level=warn event=mailbox_%s actor=%llx behavior=%s "
+            "queued=%u high=%u low=%u\n",
+            raise ? "overload" : "recovered", (unsigned long long)who.bits,
+            a->beh != NULL && a->beh->name != NULL ? a->beh->name : "-", queued,
+            bd->high, bd->low);
+    if (!tr_ref_is_none(bd->alarm_to)) {
+        tr_overload o = {who, queued, raise ? 1u : 0u};
+        (void)tr__send_any(sys, who, bd->alarm_to, TR_MSG_OVERLOAD, &o,
+                           sizeof o, 0);
+    }
+}
+
 static int
 bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
 {
@@ -196,6 +224,8 @@ bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
     for (;;) {
         uint32_t n =
             atomic_fetch_add_explicit(&bd->count, 1, memory_order_acq_rel);
+        if (TR_UNLIKELY(bd->high != 0 && n + 1 == bd->high && n < bd->cap))
+            alarm_edge(sys, sh, a, n + 1, true);
         if (n < bd->cap || bd->policy == TR_OVERFLOW_DROP_OLDEST)
             return 0;
         atomic_fetch_sub_explicit(&bd->count, 1, memory_order_acq_rel);
@@ -292,7 +322,7 @@ tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out)
     if (has_flags(a, TR__A_BOUNDED)) {
         struct tr__bound *bd = tr__bound_of(a);
         uint32_t q = atomic_load(&bd->count);
-        out->capacity = bd->cap;
+        out->capacity = bd->cap == UINT32_MAX ? 0 : bd->cap; // alarm only
         out->queued = q;
         out->refused = atomic_load(&bd->refused);
         out->dropped = atomic_load(&bd->dropped);
@@ -665,6 +695,9 @@ actor_run(struct tr__sched *s)
             uint32_t before = bound_leave(bd);
             if (TR_UNLIKELY(a->ext != NULL) && before - 1 <= bd->cap / 2)
                 writable_tell(&ctx);
+            if (TR_UNLIKELY(bd->high != 0) && before - 1 <= bd->low &&
+                atomic_load_explicit(&bd->alarm, memory_order_relaxed))
+                alarm_edge(sys, sh, a, before - 1, false);
             if (bd->policy == TR_OVERFLOW_DROP_OLDEST && before > bd->cap) {
                 atomic_fetch_add_explicit(&bd->dropped, 1,
                                           memory_order_relaxed);
@@ -732,6 +765,10 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
         bd->cap = bound->cap;
         bd->policy = bound->policy;
         bd->wait_ms = bound->wait_ms;
+        bd->high = bound->high;
+        bd->low = bound->low;
+        atomic_init(&bd->alarm, 0);
+        bd->alarm_to = bound->alarm_to;
         atomic_init(&bd->refused, 0);
         atomic_init(&bd->dropped, 0);
         word |= TR__A_BOUNDED;
@@ -835,9 +872,17 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
         .cap = opts != NULL && opts->capacity ? opts->capacity : sys->mbox_cap,
         .policy = opts != NULL && opts->capacity ? opts->overflow
                                                  : sys->mbox_overflow,
-        .wait_ms = opts != NULL ? opts->wait_ms : 0};
-    if (bound.policy > TR_OVERFLOW_WAIT)
+        .wait_ms = opts != NULL ? opts->wait_ms : 0,
+        .high = opts != NULL ? opts->high_watermark : 0,
+        .low = opts != NULL ? opts->low_watermark : 0,
+        .alarm_to = opts != NULL ? opts->alarm_to : TR_REF_NONE};
+    if (bound.policy > TR_OVERFLOW_WAIT ||
+        (bound.high != 0 && bound.low >= bound.high))
         return TR_EINVAL;
+    if (bound.high != 0 && bound.cap == 0) { // an alarm needs the count
+        bound.cap = UINT32_MAX;
+        bound.policy = TR_OVERFLOW_REFUSE;
+    }
     rc = tr__actor_alloc(&a, sys, b,
                          TR__A_SCHED | (TR__PH_INIT << TR__A_PHASE_SHIFT) |
                              (loop << TR__A_LOOP_SHIFT),

@@ -108,6 +108,10 @@ struct tr__bound {
     uint32_t policy; // enum tr_overflow
     int64_t wait_ms;
     _Atomic uint64_t refused, dropped;
+    uint32_t high, low;     // overload watermarks (0: none)
+    _Atomic uint32_t alarm; // 1 while raised
+    uint32_t pad;
+    tr_ref alarm_to;
 };
 
 static inline struct tr__bound *
@@ -125,6 +129,7 @@ struct tr__counters {
     _Atomic uint64_t sent, dead, unhandled, spawned, crashed, created, freed;
     _Atomic uint64_t late;             // replies that found no pending request
     _Atomic uint64_t refused, dropped; // bounded mailboxes
+    _Atomic uint64_t alarms;
 };
 
 struct tr__shard {

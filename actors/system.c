@@ -113,6 +113,7 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->late_replies += rd(&c->late);
     st->msgs_refused += rd(&c->refused);
     st->msgs_dropped += rd(&c->dropped);
+    st->mailbox_alarms += rd(&c->alarms);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }

@@ -209,6 +209,7 @@ typedef struct tr_stats {
     uint64_t late_replies;     // replies that came after their request ended
     uint64_t msgs_refused;     // sends that got TR_EFULL
     uint64_t msgs_dropped;     // dropped by a mailbox's overflow policy
+    uint64_t mailbox_alarms;   // overload alarms raised
     uint64_t timers_fired;     // timers that fired (requests' deadlines too)
     int64_t timer_late_max_ns; // the latest any timer fired, past its due
 } tr_stats;
@@ -273,6 +274,14 @@ typedef struct tr_spawn_opts {
     uint32_t capacity;
     enum tr_overflow overflow;
     int64_t wait_ms;
+    // Overload alarm (bounded or not): when the mailbox reaches
+    // high_watermark user messages, the alarm is raised (a log line on
+    // stderr, tr_stats.mailbox_alarms, and TR_MSG_OVERLOAD to alarm_to if
+    // set); it clears only once the mailbox is back to low_watermark
+    // (hysteresis), with another TR_MSG_OVERLOAD. 0: no alarm.
+    uint32_t high_watermark;
+    uint32_t low_watermark;
+    tr_ref alarm_to;
 } tr_spawn_opts;
 
 // tr_spawn creates a child of the calling actor running behaviour `b`, runs
@@ -589,6 +598,16 @@ TR_API int tr_request_retry(tr_ctx *ctx, tr_ref to, uint32_t type,
 
 // ---------------------------------------------------------------------------
 // From any thread
+
+// TR_MSG_OVERLOAD reports a mailbox alarm raised or cleared; payload:
+// tr_overload.
+#define TR_MSG_OVERLOAD (TR_MSG_SYSTEM + 0x104)
+
+typedef struct tr_overload {
+    tr_ref who;      // the actor whose mailbox it is
+    uint32_t queued; // user messages queued when it changed
+    uint32_t raised; // 1: raised, 0: cleared
+} tr_overload;
 
 // TR_MSG_WRITABLE tells an actor that asked with tr_notify_writable that
 // the target's mailbox has room again. Payload: the target's tr_ref.

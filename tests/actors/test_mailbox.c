@@ -383,6 +383,45 @@ test_producer_pauses_and_resumes_on_writable(void **state)
     env_close(&e);
 }
 
+static void
+test_overload_alarm_with_hysteresis(void **state)
+{
+    (void)state;
+    struct env e;
+    tr_config cfg = {.loops = 2};
+    assert_int_equal(tr_system_open(&e.sys, &cfg), 0);
+    assert_int_equal(tr_inbox_alloc(&e.ib, e.sys), 0);
+    tr_ref rep = tr_inbox_ref(e.ib);
+    // Unbounded, with watermarks: the alarm needs no capacity.
+    tr_spawn_opts o = {
+        .high_watermark = 50, .low_watermark = 10, .alarm_to = rep};
+    assert_int_equal(
+        tr_system_spawn(&e.sink, e.sys, &sink, &rep, sizeof rep, &o), 0);
+    block(&e);
+    int refused;
+    assert_int_equal(send_items(&e, 0, 200, &refused), 200); // not bounded
+    tr_msg *m = test_recv(e.ib, TR_MSG_OVERLOAD);
+    tr_overload ov;
+    memcpy(&ov, tr_msg_data(m), sizeof ov);
+    tr_msg_free(m);
+    assert_int_equal(ov.raised, 1);
+    assert_int_equal(ov.queued, 50);
+    assert_true(tr_ref_eq(ov.who, e.sink));
+    unblock(&e);
+    m = test_recv(e.ib, TR_MSG_OVERLOAD); // cleared once back to 10
+    memcpy(&ov, tr_msg_data(m), sizeof ov);
+    tr_msg_free(m);
+    assert_int_equal(ov.raised, 0);
+    assert_true(ov.queued <= 10);
+    struct sink_report r = report(&e);
+    assert_int_equal(r.count, 200);
+    assert_int_equal(tr_inbox_recv(e.ib, &m, 0), TR_ETIMEDOUT); // no more
+    tr_stats st;
+    tr_system_stats(e.sys, &st);
+    assert_int_equal(st.mailbox_alarms, 1);
+    env_close(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -394,6 +433,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_waiting_sender),
         cmocka_unit_test(test_racing_producers_lose_nothing),
         cmocka_unit_test(test_producer_pauses_and_resumes_on_writable),
+        cmocka_unit_test(test_overload_alarm_with_hysteresis),
     };
     test_main("actors/mailbox", tests, argc, argv);
 }
