@@ -652,6 +652,7 @@ stop_progress(tr_ctx *ctx)
     if (has_flags(a, TR__A_INIT_OK) && a->beh->stop != NULL)
         a->beh->stop(ctx, a->reason);
     set_phase(a, TR__PH_DEAD);
+    tr__jobs_cancel(ctx); // before the kill: see offload.c
     tr__actor_kill(ctx->sys, a);
     tr__req_fini(ctx); // requests and timers die with their owner
     tr__later_fini(ctx);
@@ -708,6 +709,9 @@ actor_run(struct tr__sched *s)
         }
         if (TR_UNLIKELY(m->req_id & TR__REQ_REPLY)) {
             tr__req_reply(&ctx, m);
+            tr__msg_free(m);
+        } else if (TR_UNLIKELY(m->type == TR__MSG_JOB)) {
+            tr__job_done(&ctx, m);
             tr__msg_free(m);
         } else if (TR_UNLIKELY(m->type == TR_MSG_DOWN) &&
                    (!tr__watch_accept(&ctx, m) || tr__req_down(&ctx, m))) {
@@ -801,6 +805,8 @@ tr__actor_free(tr_system *sys, struct tr__actor *a)
         // stopping, say) are not counted: dead letters are user messages.
         if (tr__msg_of(n)->type < TR_MSG_SYSTEM)
             tr__count(sys, sh, dead);
+        else if (tr__msg_of(n)->type == TR__MSG_JOB)
+            tr__job_orphan(tr__msg_of(n));
         tr__msg_free(tr__msg_of(n));
     }
     n = tr__stack_take(&a->sig);

@@ -26,6 +26,7 @@
 #define TR_ACTORS_ACTOR_H
 
 #include "../loop/loop.h"
+#include "../loop/pool.h"
 #include "../mailbox/msg.h"
 
 #include <troupe.h>
@@ -158,6 +159,7 @@ struct tr_system {
     uint32_t root_last;     // newest top-level actor; root_lock
     uint32_t root_signal;   // asked to shut down by close; root_lock
     int64_t root_kill_at;   // then killed at this time (0: not to be)
+    struct tr__pool pool;   // the blocking pool
     struct tr__slots slots; // last: large
 };
 
@@ -184,6 +186,8 @@ struct tr_ctx {
 #define TR__SIG_SHUTDOWN   (TR_MSG_SYSTEM + 9)  // tr_ref from: graceful stop
 #define TR__SIG_KILL       (TR_MSG_SYSTEM + 10) // stop now, not trappable
 #define TR__SIG_WRITABLE   (TR_MSG_SYSTEM + 11) // tr_ref: notify when room
+// On the user lane, from a pool thread: an offloaded job is done.
+#define TR__MSG_JOB (TR_MSG_SYSTEM + 0x200) // struct tr_job *
 
 // A reply's req_id is the request's with this bit set.
 #define TR__REQ_REPLY (1ull << 63)
@@ -256,6 +260,7 @@ struct tr__ext {
     struct tr__wset mons;     // this actor's monitors: {target, id}
     struct tr__wset links;    // linked actors
     struct tr__wset writable; // to tell when the mailbox has room
+    struct tr_job *jobs;      // offloaded, not yet done (doubly linked)
     // Shutdown of child_last: a deadline, then KILL (owner loop).
     struct tr__timer sd_timer;
     struct tr__actor *sd_owner;
@@ -427,6 +432,15 @@ void tr__watch_fini(tr_ctx *ctx, int reason);
 // tr__watch_orphan answers a signal found on a dead actor `dead`: a
 // monitor gets its DOWN, a link its exit signal, both with TR_ENOACTOR.
 void tr__watch_orphan(tr_system *sys, tr_ref dead, struct tr_msg *m);
+
+// offload.c
+// tr__jobs_cancel flags every job of a dying actor (before it is marked
+// dead, so no job is freed under it).
+void tr__jobs_cancel(tr_ctx *ctx);
+// tr__job_done handles TR__MSG_JOB in the owner's run.
+void tr__job_done(tr_ctx *ctx, const struct tr_msg *m);
+// tr__job_orphan frees a job whose TR__MSG_JOB was never read.
+void tr__job_orphan(const struct tr_msg *m);
 
 // inbox.c
 void tr__inbox_wake(struct tr__actor *a);

@@ -27,6 +27,8 @@ stop_loops(tr_system *sys, unsigned n)
 static void
 system_free(tr_system *sys)
 {
+    if (sys->pool.threads != NULL)
+        tr__pool_stop(&sys->pool);
     tr__free(sys->shards, sys->nloops * sizeof *sys->shards);
     tr__slots_fini(&sys->slots);
     pthread_cond_destroy(&sys->root_cv);
@@ -72,6 +74,12 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     }
     sys->manual = c.manual;
     uint64_t seed = c.seed ? c.seed : c.manual ? 1 : (uint64_t)tr__now_ns();
+    int prc = tr__pool_start(&sys->pool, c.pool_threads ? c.pool_threads : 4,
+                             c.pool_queue ? c.pool_queue : 1024);
+    if (prc != 0) {
+        system_free(sys);
+        return prc;
+    }
     for (unsigned i = 0; i < c.loops; i++) {
         sys->shards[i].sys = sys;
         sys->shards[i].rng = (seed + i) * 0x9E3779B97F4A7C15ull | 1;

@@ -184,6 +184,10 @@ typedef struct tr_config {
     // that set no capacity. 0: unbounded mailboxes.
     uint32_t mailbox_capacity;
     enum tr_overflow mailbox_overflow;
+    // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
+    // pool_queue bounds its queue of jobs waiting for a thread; 0: 1024.
+    unsigned pool_threads;
+    uint32_t pool_queue;
     // shutdown_ms is how long a stopping parent (or tr_system_close) lets
     // a child that traps exits take over its shutdown before killing it.
     // 0: 5000; negative: no limit.
@@ -595,6 +599,37 @@ TR_API int tr_request_retry(tr_ctx *ctx, tr_ref to, uint32_t type,
                             const void *data, size_t len,
                             const tr_retry *policy, tr_reply_fn fn,
                             void *cookie);
+
+// ---------------------------------------------------------------------------
+// Blocking work off the loops
+
+// tr_job is a running offloaded job, lent to its function.
+typedef struct tr_job tr_job;
+
+// tr_job_fn runs on a pool thread and may block; it returns the result.
+// `arg` is the job's own copy of the argument bytes.
+typedef void *(*tr_job_fn)(const tr_job *job, void *arg);
+// tr_job_done receives the result in the caller's context, on its loop.
+typedef void (*tr_job_done)(tr_ctx *ctx, void *result, void *cookie);
+// tr_job_free frees a result nobody will receive.
+typedef void (*tr_job_free)(void *result);
+
+// tr_offload runs fn(job, copy of arg) on the blocking pool (asyncio's
+// run_in_executor) and later calls done(ctx, result, cookie) in the
+// calling actor's context. The `len` argument bytes are copied into the
+// job, so the job never reads the caller's memory, which may be gone. If the
+// actor stops first, the job sees tr_job_cancelled() become true, done never
+// runs, and the result goes to free_result (if not NULL). Returns 0, TR_EBUSY
+// at once when the pool's queue is full, TR_EINVAL or TR_ENOMEM (no callback
+// then). Ownership: `arg` is borrowed for the call (copied); `cookie` stays the
+// caller's and is used only in done; the result passes to done (or
+// free_result). Thread: handler (ctx owner).
+TR_API int tr_offload(tr_ctx *ctx, tr_job_fn fn, const void *arg, size_t len,
+                      tr_job_done done, void *cookie, tr_job_free free_result);
+
+// tr_job_cancelled is true once the job's owner has stopped. A long job
+// polls it to stop early. Thread: the pool thread running the job.
+TR_API bool tr_job_cancelled(const tr_job *job);
 
 // ---------------------------------------------------------------------------
 // From any thread

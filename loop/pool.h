@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// pool.h: the blocking pool: threads apart from the loops that run
+// schedulables which may block. Its queue is bounded: a full pool says so
+// (TR_EBUSY) instead of growing without end.
+#ifndef TR_LOOP_POOL_H
+#define TR_LOOP_POOL_H
+
+#include "loop.h"
+
+struct tr__pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tr__node *head, *tail; // queued schedulables; mu
+    uint32_t queued, cap;         // mu
+    bool quit;                    // mu
+    unsigned nthreads, nalloc;
+    pthread_t *threads;
+    _Atomic uint32_t busy;     // threads running a job; stats
+    _Atomic uint64_t rejected; // pushes refused; stats
+};
+
+// tr__pool_start starts `threads` threads with a queue of `cap` jobs.
+// Returns 0, TR_ENOMEM or TR_ESYS. Thread: any.
+int tr__pool_start(struct tr__pool *p, unsigned threads, uint32_t cap);
+
+// tr__pool_push queues `s` (its run() is called once on a pool thread; its
+// return value is ignored). Returns 0 or TR_EBUSY. Thread: any.
+int tr__pool_push(struct tr__pool *p, struct tr__sched *s);
+
+// tr__pool_stop lets the threads finish the queue, joins them and frees
+// the pool. Thread: any but a pool thread.
+void tr__pool_stop(struct tr__pool *p);
+
+#endif // TR_LOOP_POOL_H
