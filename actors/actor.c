@@ -691,6 +691,10 @@ actor_run(struct tr__sched *s)
         if (n == NULL)
             break;
         struct tr_msg *m = tr__msg_of(n);
+        // For the watchdog: two relaxed stores to the loop's own shard.
+        atomic_store_explicit(&sh->cur_name, a->beh->name,
+                              memory_order_relaxed);
+        atomic_store_explicit(&sh->cur_type, m->type, memory_order_relaxed);
         if (TR_UNLIKELY(bounded) && m->type < TR_MSG_SYSTEM) {
             struct tr__bound *bd = tr__bound_of(a);
             uint32_t before = bound_leave(bd);

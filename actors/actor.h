@@ -131,6 +131,7 @@ struct tr__counters {
     _Atomic uint64_t late;             // replies that found no pending request
     _Atomic uint64_t refused, dropped; // bounded mailboxes
     _Atomic uint64_t alarms;
+    _Atomic uint64_t stalls; // loop held past the watchdog threshold
 };
 
 struct tr__shard {
@@ -138,6 +139,9 @@ struct tr__shard {
     struct tr__counters c;
     tr_system *sys;
     uint64_t rng; // xorshift state; owner loop only
+    // What the loop is running, for the watchdog: owner writes, relaxed.
+    _Atomic(const char *) cur_name;
+    _Atomic uint32_t cur_type;
 };
 
 struct tr_system {
@@ -160,6 +164,13 @@ struct tr_system {
     uint32_t root_signal;   // asked to shut down by close; root_lock
     int64_t root_kill_at;   // then killed at this time (0: not to be)
     struct tr__pool pool;   // the blocking pool
+    // Loop watchdog: a thread that reports handlers holding a loop.
+    int64_t watchdog_ms; // 0: off
+    pthread_t watchdog;
+    bool watchdog_on;
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;
+    bool wd_quit;
     struct tr__slots slots; // last: large
 };
 

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "actor.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,9 +25,90 @@ stop_loops(tr_system *sys, unsigned n)
         tr__loop_fini(&sys->shards[i].loop);
 }
 
+// The watchdog wakes every few ms and looks at each loop: busy, with the
+// same run count as at its last look, for longer than the threshold, means
+// a handler is holding the loop. It says so once while it lasts, and again
+// when the loop moves on.
+static void *
+watchdog_main(void *arg)
+{
+    tr_system *sys = arg;
+    unsigned n = sys->nloops;
+    uint64_t *seen = tr__zalloc(n * sizeof *seen);
+    int64_t *since = tr__zalloc(n * sizeof *since);
+    bool *told = tr__zalloc(n * sizeof *told);
+    int64_t tick = sys->watchdog_ms / 5 > 0 ? sys->watchdog_ms / 5 : 1;
+    if (tick > 10)
+        tick = 10;
+    pthread_mutex_lock(&sys->wd_mu);
+    while (!sys->wd_quit && seen != NULL && since != NULL && told != NULL) {
+        int64_t now = tr__now_ns();
+        for (unsigned i = 0; i < n; i++) {
+            struct tr__shard *sh = &sys->shards[i];
+            uint64_t runs =
+                atomic_load_explicit(&sh->loop.runs, memory_order_relaxed);
+            int busy =
+                atomic_load_explicit(&sh->loop.busy, memory_order_relaxed);
+            if (runs != seen[i] || !busy) {
+                if (told[i])
+                    fprintf(stderr,
+                            "troupe level=info event=loop_recovered loop=%u "
+                            "held_ms=%lld\n",
+                            i, (long long)((now - since[i]) / 1000000));
+                seen[i] = runs;
+                since[i] = now;
+                told[i] = false;
+                continue;
+            }
+            if (!told[i] && now - since[i] >= sys->watchdog_ms * 1000000) {
+                const char *name =
+                    atomic_load_explicit(&sh->cur_name, memory_order_relaxed);
+                fprintf(
+                    stderr,
+                    "troupe level=warn event=loop_stalled loop=%u "
+                    "behavior=%s msg_type=%u held_ms=%lld\n",
+                    i, name != NULL ? name : "-",
+                    atomic_load_explicit(&sh->cur_type, memory_order_relaxed),
+                    (long long)((now - since[i]) / 1000000));
+                atomic_fetch_add_explicit(&sys->ext.stalls, 1,
+                                          memory_order_relaxed);
+                told[i] = true;
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t wake =
+            (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + tick * 1000000;
+        ts.tv_sec = wake / 1000000000;
+        ts.tv_nsec = wake % 1000000000;
+        pthread_cond_timedwait(&sys->wd_cv, &sys->wd_mu, &ts);
+    }
+    pthread_mutex_unlock(&sys->wd_mu);
+    tr__free(seen, n * sizeof *seen);
+    tr__free(since, n * sizeof *since);
+    tr__free(told, n * sizeof *told);
+    return NULL;
+}
+
+static void
+watchdog_stop(tr_system *sys)
+{
+    if (!sys->watchdog_on)
+        return;
+    pthread_mutex_lock(&sys->wd_mu);
+    sys->wd_quit = true;
+    pthread_cond_signal(&sys->wd_cv);
+    pthread_mutex_unlock(&sys->wd_mu);
+    pthread_join(sys->watchdog, NULL);
+    pthread_cond_destroy(&sys->wd_cv);
+    pthread_mutex_destroy(&sys->wd_mu);
+    sys->watchdog_on = false;
+}
+
 static void
 system_free(tr_system *sys)
 {
+    watchdog_stop(sys);
     if (sys->pool.threads != NULL)
         tr__pool_stop(&sys->pool);
     tr__free(sys->shards, sys->nloops * sizeof *sys->shards);
@@ -93,6 +175,23 @@ tr_system_open(tr_system **out, const tr_config *cfg)
             return rc;
         }
     }
+    sys->watchdog_ms = c.watchdog_ms != 0 ? c.watchdog_ms : 50;
+    if (sys->watchdog_ms > 0 && !c.manual) {
+        pthread_condattr_t wa;
+        pthread_condattr_init(&wa);
+        pthread_condattr_setclock(&wa, CLOCK_MONOTONIC);
+        pthread_mutex_init(&sys->wd_mu, NULL);
+        pthread_cond_init(&sys->wd_cv, &wa);
+        pthread_condattr_destroy(&wa);
+        if (pthread_create(&sys->watchdog, NULL, watchdog_main, sys) != 0) {
+            pthread_cond_destroy(&sys->wd_cv);
+            pthread_mutex_destroy(&sys->wd_mu);
+            stop_loops(sys, sys->nloops);
+            system_free(sys);
+            return TR_ESYS;
+        }
+        sys->watchdog_on = true;
+    }
     *out = sys;
     return 0;
 }
@@ -122,6 +221,7 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->msgs_refused += rd(&c->refused);
     st->msgs_dropped += rd(&c->dropped);
     st->mailbox_alarms += rd(&c->alarms);
+    st->loop_stalls += rd(&c->stalls);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }

@@ -184,6 +184,11 @@ typedef struct tr_config {
     // that set no capacity. 0: unbounded mailboxes.
     uint32_t mailbox_capacity;
     enum tr_overflow mailbox_overflow;
+    // watchdog_ms: a handler holding its loop longer than this is reported
+    // (a key=value line on stderr naming the behaviour and message type,
+    // while it is stuck and again when it returns; tr_stats.loop_stalls).
+    // 0: 50 ms; negative: no watchdog.
+    int64_t watchdog_ms;
     // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
     // pool_queue bounds its queue of jobs waiting for a thread; 0: 1024.
     unsigned pool_threads;
@@ -214,6 +219,7 @@ typedef struct tr_stats {
     uint64_t msgs_refused;     // sends that got TR_EFULL
     uint64_t msgs_dropped;     // dropped by a mailbox's overflow policy
     uint64_t mailbox_alarms;   // overload alarms raised
+    uint64_t loop_stalls;      // handlers that held a loop past watchdog_ms
     uint64_t timers_fired;     // timers that fired (requests' deadlines too)
     int64_t timer_late_max_ns; // the latest any timer fired, past its due
 } tr_stats;

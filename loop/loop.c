@@ -167,7 +167,14 @@ loop_main(void *arg)
         struct tr__node *n = rq_pop(l);
         if (n != NULL) {
             struct tr__sched *s = (struct tr__sched *)n;
-            if (s->run(s) == TR__RUN_AGAIN)
+            atomic_store_explicit(
+                &l->runs,
+                atomic_load_explicit(&l->runs, memory_order_relaxed) + 1,
+                memory_order_relaxed);
+            atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
+            int again = s->run(s);
+            atomic_store_explicit(&l->busy, 0, memory_order_relaxed);
+            if (again == TR__RUN_AGAIN)
                 rq_push(l, n);
             if (l->wheel.count != 0 && ++l->since_clock >= CLOCK_EVERY)
                 loop_timers(l);
@@ -193,6 +200,8 @@ loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual)
     atomic_init(&l->quit, false);
     atomic_init(&l->wakeups, 0);
     atomic_init(&l->timers_fired, 0);
+    atomic_init(&l->runs, 0);
+    atomic_init(&l->busy, 0);
     atomic_init(&l->timer_late_max_ns, 0);
     l->rq_head = l->rq_tail = NULL;
     l->index = index;

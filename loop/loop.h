@@ -54,6 +54,11 @@ struct tr__loop {
     unsigned since_clock;     // runs since the clock was last read
     bool manual;              // no thread: driven by tr__loop_run/advance
     int64_t vnow_ns;          // manual: the virtual clock
+    // Health: `runs` counts schedulables started and `busy` is 1 while one
+    // runs; a watchdog that sees `busy` with `runs` unchanged for too long
+    // knows the loop is held. Owner writes (relaxed), anyone reads.
+    _Atomic uint64_t runs;
+    _Atomic int busy;
     // Timer statistics, owner writes, anyone reads (relaxed).
     _Atomic uint64_t timers_fired;
     _Atomic int64_t timer_late_max_ns; // worst lateness seen

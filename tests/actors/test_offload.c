@@ -175,12 +175,60 @@ test_owner_stopping_cancels_and_frees_the_result(void **state)
     test_close(sys);
 }
 
+// A handler that holds its loop (the mistake the pool exists for).
+static _Atomic int hogging;
+
+static int
+hog_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    (void)m;
+    atomic_store(&hogging, 1);
+    int64_t end = tr_ctx_now_ns(ctx) + 150 * 1000000;
+    while (tr_ctx_now_ns(ctx) < end)
+        ;
+    return 0;
+}
+
+static const tr_behavior hog = {.name = "hog", .receive = hog_receive};
+
+static void
+test_watchdog_reports_a_held_loop_once(void **state)
+{
+    (void)state;
+    tr_system *sys;
+    tr_config cfg = {.loops = 2, .watchdog_ms = 30};
+    assert_int_equal(tr_system_open(&sys, &cfg), 0);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, sys), 0);
+    tr_ref h;
+    assert_int_equal(tr_system_spawn(&h, sys, &hog, NULL, 0, NULL), 0);
+    uint64_t mon;
+    assert_int_equal(tr_inbox_monitor(ib, h, &mon), 0);
+    assert_int_equal(tr_system_send(sys, h, 7, NULL, 0), 0);
+    int64_t until = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
+    while (atomic_load(&hogging) == 0 && tr_now_ns() < until)
+        sched_yield();
+    // The stop request waits for the hold to end; its DOWN says the
+    // handler has returned.
+    assert_int_equal(tr_system_stop(sys, h, TR_EXIT_NORMAL), 0);
+    tr_msg_free(test_recv(ib, TR_MSG_DOWN));
+    tr_stats st;
+    int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
+    do {
+        tr_system_stats(sys, &st);
+    } while (st.loop_stalls == 0 && tr_now_ns() < end && !sched_yield());
+    assert_int_equal(st.loop_stalls, 1); // once for the whole 150 ms
+    tr_inbox_free(ib);
+    test_close(sys);
+}
+
 int
 main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_comes_back_and_full_pool_is_busy),
         cmocka_unit_test(test_owner_stopping_cancels_and_frees_the_result),
+        cmocka_unit_test(test_watchdog_reports_a_held_loop_once),
     };
     test_main("actors/offload", tests, argc, argv);
 }
