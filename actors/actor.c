@@ -441,6 +441,27 @@ tr__begin_stop(tr_ctx *ctx, int reason)
 
 static void shutdown_forget(struct tr__actor *p, uint32_t slot);
 
+// Debug mode: the first message of a behaviour that nobody handled is
+// worth a line; the rest only count.
+static void
+debug_unhandled(tr_ctx *ctx, uint32_t type)
+{
+    tr_system *sys = ctx->sys;
+    const tr_behavior *b = ctx->a->beh;
+    pthread_mutex_lock(&sys->dbg_mu);
+    bool seen = false;
+    for (unsigned i = 0; i < sys->nwarned && !seen; i++)
+        seen = sys->warned[i] == b;
+    if (!seen && sys->nwarned < 64)
+        sys->warned[sys->nwarned++] = b;
+    pthread_mutex_unlock(&sys->dbg_mu);
+    if (!seen)
+        fprintf(stderr,
+                "troupe level=warn event=unhandled behavior=%s msg_type=%u "
+                "(reported once per behaviour)\n",
+                b->name != NULL ? b->name : "-", type);
+}
+
 // Acts on a tr_exit made by the user code that just ran.
 static void
 check_exit(tr_ctx *ctx)
@@ -519,8 +540,11 @@ deliver(tr_ctx *ctx, struct tr_msg *m)
     int rc = ctx->a->beh->receive(ctx, m);
     ctx->cur = NULL;
     // The runtime's own messages (DOWN, EXIT, CANCEL) may go unhandled.
-    if (rc == TR_EUNHANDLED && m->type < TR_MSG_SYSTEM)
+    if (rc == TR_EUNHANDLED && m->type < TR_MSG_SYSTEM) {
         tr__count(ctx->sys, ctx->shard, unhandled);
+        if (TR_UNLIKELY(ctx->sys->debug))
+            debug_unhandled(ctx, m->type);
+    }
     tr__msg_free(m);
     if (rc < 0 && rc != TR_EUNHANDLED)
         tr__begin_stop(ctx, rc);

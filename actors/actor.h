@@ -131,7 +131,8 @@ struct tr__counters {
     _Atomic uint64_t late;             // replies that found no pending request
     _Atomic uint64_t refused, dropped; // bounded mailboxes
     _Atomic uint64_t alarms;
-    _Atomic uint64_t stalls; // loop held past the watchdog threshold
+    _Atomic uint64_t stalls;    // loop held past the watchdog threshold
+    _Atomic uint64_t abandoned; // requests pending at their requester's end
 };
 
 struct tr__shard {
@@ -165,6 +166,10 @@ struct tr_system {
     int64_t root_kill_at;   // then killed at this time (0: not to be)
     struct tr__pool pool;   // the blocking pool
     // Loop watchdog: a thread that reports handlers holding a loop.
+    bool debug;
+    pthread_mutex_t dbg_mu;        // guards warned
+    const tr_behavior *warned[64]; // behaviours warned about unhandled
+    unsigned nwarned;
     int64_t watchdog_ms; // 0: off
     pthread_t watchdog;
     bool watchdog_on;

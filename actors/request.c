@@ -287,6 +287,7 @@ tr__req_fini(tr_ctx *ctx)
         dq_remove(e, r);
         (void)table_take(e, r->id);
         send_cancel(ctx, r);
+        tr__count(ctx->sys, ctx->shard, abandoned);
         tr__free(r, sizeof *r);
     }
     while (e->spare != NULL) {

@@ -6,6 +6,7 @@
 #include "actor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +116,7 @@ system_free(tr_system *sys)
     tr__slots_fini(&sys->slots);
     pthread_cond_destroy(&sys->root_cv);
     pthread_mutex_destroy(&sys->root_lock);
+    pthread_mutex_destroy(&sys->dbg_mu);
     tr__free(sys, sizeof *sys);
 }
 
@@ -148,6 +150,9 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     int bad = tr__slots_init(&sys->slots) != 0;
     bad |= pthread_mutex_init(&sys->root_lock, NULL) != 0;
     bad |= pthread_cond_init(&sys->root_cv, &ca) != 0;
+    bad |= pthread_mutex_init(&sys->dbg_mu, NULL) != 0;
+    const char *env = getenv("TROUPE_DEBUG");
+    sys->debug = c.debug || (env != NULL && env[0] != 0 && env[0] != '0');
     pthread_condattr_destroy(&ca);
     sys->shards = tr__zalloc(c.loops * sizeof *sys->shards);
     if (bad || sys->shards == NULL) {
@@ -222,6 +227,7 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->msgs_dropped += rd(&c->dropped);
     st->mailbox_alarms += rd(&c->alarms);
     st->loop_stalls += rd(&c->stalls);
+    st->requests_abandoned += rd(&c->abandoned);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }
@@ -330,6 +336,12 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     assert(tr__cur_shard(sys) == NULL && "tr_system_close on a loop thread");
     if (atomic_load(&sys->inboxes) != 0)
         return TR_EBUSY;
+    if (sys->debug && !atomic_load(&sys->closing)) {
+        tr_stats st;
+        tr_system_stats(sys, &st);
+        fprintf(stderr, "troupe level=info event=closing actors_alive=%llu\n",
+                (unsigned long long)st.actors_live);
+    }
     atomic_store(&sys->closing, true);
     if (sys->manual) {
         int rc = close_manual(sys);
@@ -366,6 +378,17 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     stop_loops(sys, sys->nloops);
     tr_stats st;
     tr_system_stats(sys, &st);
+    if (sys->debug)
+        fprintf(stderr,
+                "troupe level=info event=closed requests_abandoned=%llu "
+                "dead_letters=%llu late_replies=%llu unhandled=%llu "
+                "loop_stalls=%llu actors_leaked=%llu\n",
+                (unsigned long long)st.requests_abandoned,
+                (unsigned long long)st.dead_letters,
+                (unsigned long long)st.late_replies,
+                (unsigned long long)st.unhandled,
+                (unsigned long long)st.loop_stalls,
+                (unsigned long long)st.actors_live);
     if (final != NULL)
         *final = st;
     system_free(sys);

@@ -184,6 +184,11 @@ typedef struct tr_config {
     // that set no capacity. 0: unbounded mailboxes.
     uint32_t mailbox_capacity;
     enum tr_overflow mailbox_overflow;
+    // debug (or TROUPE_DEBUG=1 in the environment): warn once per
+    // behaviour about user messages nobody handled, and at close report the
+    // actors still alive when it began, requests never answered, dead
+    // letters and late replies (key=value lines on stderr).
+    bool debug;
     // watchdog_ms: a handler holding its loop longer than this is reported
     // (a key=value line on stderr naming the behaviour and message type,
     // while it is stuck and again when it returns; tr_stats.loop_stalls).
@@ -209,19 +214,20 @@ TR_API int tr_system_open(tr_system **out, const tr_config *cfg);
 // tr_stats counts what a system did. Counters are exact once the system has
 // stopped, and a recent approximation while it runs.
 typedef struct tr_stats {
-    uint64_t actors_live;      // spawned and not yet freed (inboxes included)
-    uint64_t actors_spawned;   // spawns that succeeded
-    uint64_t actors_crashed;   // actors that stopped with a negative reason
-    uint64_t msgs_sent;        // messages queued into a mailbox
-    uint64_t dead_letters;     // user messages left unread by a dead actor
-    uint64_t unhandled;        // receive returned TR_EUNHANDLED
-    uint64_t late_replies;     // replies that came after their request ended
-    uint64_t msgs_refused;     // sends that got TR_EFULL
-    uint64_t msgs_dropped;     // dropped by a mailbox's overflow policy
-    uint64_t mailbox_alarms;   // overload alarms raised
-    uint64_t loop_stalls;      // handlers that held a loop past watchdog_ms
-    uint64_t timers_fired;     // timers that fired (requests' deadlines too)
-    int64_t timer_late_max_ns; // the latest any timer fired, past its due
+    uint64_t actors_live;        // spawned and not yet freed (inboxes included)
+    uint64_t actors_spawned;     // spawns that succeeded
+    uint64_t actors_crashed;     // actors that stopped with a negative reason
+    uint64_t msgs_sent;          // messages queued into a mailbox
+    uint64_t dead_letters;       // user messages left unread by a dead actor
+    uint64_t unhandled;          // receive returned TR_EUNHANDLED
+    uint64_t late_replies;       // replies that came after their request ended
+    uint64_t msgs_refused;       // sends that got TR_EFULL
+    uint64_t msgs_dropped;       // dropped by a mailbox's overflow policy
+    uint64_t mailbox_alarms;     // overload alarms raised
+    uint64_t loop_stalls;        // handlers that held a loop past watchdog_ms
+    uint64_t requests_abandoned; // pending when their requester stopped
+    uint64_t timers_fired;       // timers that fired (requests' deadlines too)
+    int64_t timer_late_max_ns;   // the latest any timer fired, past its due
 } tr_stats;
 
 // tr_system_stats fills *out with the system's counters.

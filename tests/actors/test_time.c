@@ -511,6 +511,9 @@ test_requester_death_means_no_callback_and_responder_told(void **state)
     tr_msg_free(m);
     tr_system_advance(e.sys, 5000);
     nothing(&e);
+    tr_stats st;
+    tr_system_stats(e.sys, &st);
+    assert_int_equal(st.requests_abandoned, 1);
     env_close(&e);
 }
 
