@@ -287,26 +287,8 @@ writable_watch(tr_ctx *ctx, tr_ref who)
 int
 tr_notify_writable(tr_ctx *ctx, tr_ref target)
 {
-    bool held;
-    if ((target.bits >> 48) != 0)
-        return TR_EREMOTE;
-    struct tr__actor *a = tr__actor_lookup(ctx->sys, ctx->shard, target, &held);
-    if (a == NULL)
-        return TR_ENOACTOR;
-    int rc = TR_EINVAL;
-    if (has_flags(a, TR__A_BOUNDED)) {
-        struct tr_msg *m =
-            tr__msg_alloc(TR__SIG_WRITABLE, sizeof ctx->self, true);
-        rc = TR_ENOMEM;
-        if (m != NULL) {
-            memcpy(m->data, &ctx->self, sizeof ctx->self);
-            tr__actor_signal(ctx->sys, a, m);
-            rc = 0;
-        }
-    }
-    if (held)
-        tr__actor_release(ctx->sys, a);
-    return rc;
+    return tr__signal_ref(ctx->sys, target, TR__SIG_WRITABLE, &ctx->self,
+                          sizeof ctx->self);
 }
 
 int
@@ -1064,6 +1046,18 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
     return tr__send_any(ctx->sys, ctx->self, msg->from, type, data, len, id);
 }
 
+// Which signals an actor takes: an inbox cannot be stopped, and only a
+// bounded mailbox can say when it has room again.
+static bool
+signal_accepted(struct tr__actor *a, uint32_t type)
+{
+    if (type == TR__SIG_STOP)
+        return !has_flags(a, TR__A_INBOX);
+    if (type == TR__SIG_WRITABLE)
+        return has_flags(a, TR__A_BOUNDED);
+    return true;
+}
+
 int
 tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
                size_t len)
@@ -1075,7 +1069,7 @@ tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
     if (a == NULL)
         return TR_ENOACTOR;
     int rc = TR_EINVAL;
-    if (!has_flags(a, TR__A_INBOX) || type != TR__SIG_STOP) {
+    if (signal_accepted(a, type)) {
         struct tr_msg *m = tr__msg_alloc(type, len, true);
         rc = TR_ENOMEM;
         if (m != NULL) {

@@ -380,8 +380,9 @@ int tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
                   const void *data, size_t len, uint64_t req_id,
                   int64_t deadline_ns);
 // tr__signal_ref queues a signal with payload `data` on the actor named by
-// `to`. Returns 0, TR_ENOACTOR, TR_ENOMEM, TR_EREMOTE or TR_EINVAL (an
-// inbox, which takes no signals but the ones its death answers).
+// `to`. Returns 0, TR_ENOACTOR, TR_ENOMEM, TR_EREMOTE or TR_EINVAL (a
+// signal the target does not take: STOP to an inbox, WRITABLE to an
+// unbounded mailbox).
 int tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
                    size_t len);
 void tr__begin_stop(tr_ctx *ctx, int reason);

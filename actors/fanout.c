@@ -150,8 +150,7 @@ gather_deadline(tr_ctx *ctx, struct tr__later *l)
 {
     struct gather *g = (struct gather *)l;
     gather_close_all(ctx, g, TR_ETIMEDOUT);
-    g->done(ctx, g->out, g->n, g->cookie);
-    gather_free(g);
+    gather_finish(ctx, g); // the later is already off its lists
 }
 
 int
@@ -304,15 +303,12 @@ retry_later(tr_ctx *ctx, struct tr__later *l)
     struct retry *r = (struct retry *)l;
     if (r->req != 0) { // the overall deadline, with an attempt in flight
         (void)tr_request_cancel(ctx, r->req);
-        r->fn(ctx, TR_ETIMEDOUT, NULL, r->cookie);
-        retry_free(r);
+        retry_end(ctx, r, TR_ETIMEDOUT, NULL);
         return;
     }
     int rc = retry_attempt(ctx, r);
-    if (rc != 0) {
-        r->fn(ctx, rc, NULL, r->cookie);
-        retry_free(r);
-    }
+    if (rc != 0)
+        retry_end(ctx, r, rc, NULL);
 }
 
 int

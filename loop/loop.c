@@ -150,6 +150,22 @@ loop_sleep(struct tr__loop *l)
     atomic_store(&l->sleeping, 0);
 }
 
+// Runs one schedulable, with the health marks the watchdog reads: a run
+// count and a busy flag (relaxed stores, owner only).
+static void
+run_one(struct tr__loop *l, struct tr__node *n)
+{
+    struct tr__sched *s = (struct tr__sched *)n;
+    atomic_store_explicit(
+        &l->runs, atomic_load_explicit(&l->runs, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
+    int again = s->run(s);
+    atomic_store_explicit(&l->busy, 0, memory_order_relaxed);
+    if (again == TR__RUN_AGAIN)
+        rq_push(l, n);
+}
+
 static void *
 loop_main(void *arg)
 {
@@ -166,16 +182,7 @@ loop_main(void *arg)
         drain_ready(l);
         struct tr__node *n = rq_pop(l);
         if (n != NULL) {
-            struct tr__sched *s = (struct tr__sched *)n;
-            atomic_store_explicit(
-                &l->runs,
-                atomic_load_explicit(&l->runs, memory_order_relaxed) + 1,
-                memory_order_relaxed);
-            atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
-            int again = s->run(s);
-            atomic_store_explicit(&l->busy, 0, memory_order_relaxed);
-            if (again == TR__RUN_AGAIN)
-                rq_push(l, n);
+            run_one(l, n);
             if (l->wheel.count != 0 && ++l->since_clock >= CLOCK_EVERY)
                 loop_timers(l);
             continue;
@@ -238,9 +245,7 @@ tr__loop_run(struct tr__loop *l)
                 break;
             continue; // a post is half done
         }
-        struct tr__sched *s = (struct tr__sched *)n;
-        if (s->run(s) == TR__RUN_AGAIN)
-            rq_push(l, n);
+        run_one(l, n); // the watchdog is off in manual mode; marks are cheap
         runs++;
     }
     tr__msgpool_self = was_pool;
