@@ -19,6 +19,15 @@
 // sanitizer build, short enough that a hang fails the test.
 #define TEST_WAIT_MS 20000
 
+// TEST_WAIT_UNTIL yields until `cond` holds or TEST_WAIT_MS has passed;
+// the caller then asserts `cond`, so a hang fails instead of sleeping.
+#define TEST_WAIT_UNTIL(cond)                                              \
+    do {                                                                   \
+        int64_t test_end_ = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000; \
+        while (!(cond) && tr_now_ns() < test_end_)                         \
+            sched_yield();                                                 \
+    } while (0)
+
 // test_main runs `tests`, passing argv[1] as a name filter if given.
 #define test_main(group, tests, argc, argv)                           \
     do {                                                              \

@@ -334,9 +334,7 @@ test_close_times_out_on_a_stuck_handler_then_finishes(void **state)
     static _Atomic int stuck = 1;
     _Atomic int *flag = &stuck;
     assert_int_equal(tr_system_send(sys, p, P_BLOCK, &flag, sizeof flag), 0);
-    int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
-    while (atomic_load(&stuck) != 2 && tr_now_ns() < end)
-        sched_yield();
+    TEST_WAIT_UNTIL(atomic_load(&stuck) == 2);
     assert_int_equal(atomic_load(&stuck), 2);
     assert_int_equal(tr_system_close(sys, 50, NULL), TR_ETIMEDOUT);
     tr_ref r;

@@ -100,9 +100,7 @@ block(struct env *e)
     atomic_store(&e->flag, 1);
     _Atomic int *p = &e->flag;
     assert_int_equal(tr_system_send(e->sys, e->sink, S_BLOCK, &p, sizeof p), 0);
-    int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
-    while (atomic_load(&e->flag) != 2 && tr_now_ns() < end)
-        sched_yield();
+    TEST_WAIT_UNTIL(atomic_load(&e->flag) == 2);
     assert_int_equal(atomic_load(&e->flag), 2);
 }
 

@@ -164,9 +164,7 @@ test_owner_stopping_cancels_and_frees_the_result(void **state)
     assert_int_equal(next_int(ib, O_RC), 0);
     assert_int_equal(tr_system_stop(sys, o, TR_EXIT_NORMAL), 0);
     // The job sees the cancellation, its result is freed, never delivered.
-    int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
-    while (atomic_load(&freed_results) == 0 && tr_now_ns() < end)
-        sched_yield();
+    TEST_WAIT_UNTIL(atomic_load(&freed_results) != 0);
     assert_int_equal(atomic_load(&saw), 1);
     assert_int_equal(atomic_load(&freed_results), 1);
     tr_msg *m;
@@ -205,9 +203,7 @@ test_watchdog_reports_a_held_loop_once(void **state)
     uint64_t mon;
     assert_int_equal(tr_inbox_monitor(ib, h, &mon), 0);
     assert_int_equal(tr_system_send(sys, h, 7, NULL, 0), 0);
-    int64_t until = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
-    while (atomic_load(&hogging) == 0 && tr_now_ns() < until)
-        sched_yield();
+    TEST_WAIT_UNTIL(atomic_load(&hogging) != 0);
     // The stop request waits for the hold to end; its DOWN says the
     // handler has returned.
     assert_int_equal(tr_system_stop(sys, h, TR_EXIT_NORMAL), 0);

@@ -29,9 +29,7 @@ job_run(struct tr__sched *s)
 static void
 wait_runs(struct job *j, unsigned n)
 {
-    int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
-    while (atomic_load(&j->runs) < n && tr_now_ns() < end)
-        sched_yield();
+    TEST_WAIT_UNTIL(atomic_load(&j->runs) >= n);
     assert_int_equal(atomic_load(&j->runs), n);
 }
 
