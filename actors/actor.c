@@ -331,6 +331,28 @@ tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
 }
 
 int
+tr__transport_set(tr_system *sys, const struct tr__transport *t, void *arg)
+{
+    if (atomic_load(&sys->transport) != NULL)
+        return TR_EBUSY;
+    sys->transport_arg = arg;
+    atomic_store(&sys->transport, t);
+    return 0;
+}
+
+static int
+remote_send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
+            const void *data, size_t len, uint64_t req_id, int64_t deadline_ns)
+{
+    const struct tr__transport *t =
+        atomic_load_explicit(&sys->transport, memory_order_acquire);
+    if (t == NULL)
+        return TR_EREMOTE;
+    return t->send(sys->transport_arg, from, to, type, data, len, req_id,
+                   deadline_ns);
+}
+
+int
 tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
               const void *data, size_t len, uint64_t req_id,
               int64_t deadline_ns)
@@ -339,8 +361,8 @@ tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
         return TR_EINVAL;
     if (len > sys->max_msg)
         return TR_EMSGSIZE;
-    if ((to.bits >> 48) != 0)
-        return TR_EREMOTE;
+    if (TR__REF_NODE(to) != 0)
+        return remote_send(sys, from, to, type, data, len, req_id, deadline_ns);
     struct tr__shard *sh = tr__cur_shard(sys);
     bool held;
     struct tr__actor *a = tr__actor_lookup(sys, sh, to, &held);
@@ -1062,8 +1084,12 @@ int
 tr__signal_ref(tr_system *sys, tr_ref to, uint32_t type, const void *data,
                size_t len)
 {
-    if ((to.bits >> 48) != 0)
-        return TR_EREMOTE;
+    if (TR__REF_NODE(to) != 0) {
+        const struct tr__transport *t =
+            atomic_load_explicit(&sys->transport, memory_order_acquire);
+        return t != NULL ? t->signal(sys->transport_arg, to, type, data, len)
+                         : TR_EREMOTE;
+    }
     bool held;
     struct tr__actor *a = tr__actor_lookup(sys, tr__cur_shard(sys), to, &held);
     if (a == NULL)

@@ -176,6 +176,10 @@ struct tr_system {
     pthread_mutex_t wd_mu;
     pthread_cond_t wd_cv;
     bool wd_quit;
+    // The cluster layer's transport, when this system is a node: sends to
+    // refs of other nodes go through it (set once, before any such send).
+    const struct tr__transport *_Atomic transport;
+    void *transport_arg;
     struct tr__slots slots; // last: large
 };
 
@@ -379,6 +383,29 @@ int tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
 int tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
                   const void *data, size_t len, uint64_t req_id,
                   int64_t deadline_ns);
+// tr__transport is how actors/ reaches actors of other nodes without
+// knowing the cluster layer (DESIGN.md: the arrows point down). cluster/
+// registers one with tr__transport_set when a system becomes a node.
+// send carries user messages and TR_MSG_DOWN (payload tr_down); signal
+// carries TR__SIG_* signals (their payloads as documented above). Both run
+// on the sender's thread, must not block, and return 0 or a TR_E* code.
+// close runs once in tr_system_close, after every actor has stopped and
+// before the loops stop.
+struct tr__transport {
+    int (*send)(void *arg, tr_ref from, tr_ref to, uint32_t type,
+                const void *data, size_t len, uint64_t req_id,
+                int64_t deadline_ns);
+    int (*signal)(void *arg, tr_ref to, uint32_t type, const void *data,
+                  size_t len);
+    void (*close)(void *arg);
+};
+
+// tr__transport_set registers `t` (static storage) with `arg`. Returns 0,
+// or TR_EBUSY if one is registered already. Thread: any.
+int tr__transport_set(tr_system *sys, const struct tr__transport *t, void *arg);
+
+#define TR__REF_NODE(r) ((unsigned)((r).bits >> 48))
+
 // tr__signal_ref queues a signal with payload `data` on the actor named by
 // `to`. Returns 0, TR_ENOACTOR, TR_ENOMEM, TR_EREMOTE or TR_EINVAL (a
 // signal the target does not take: STOP to an inbox, WRITABLE to an

@@ -375,6 +375,9 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     }
     pthread_mutex_unlock(&sys->root_lock);
 
+    const struct tr__transport *t = atomic_load(&sys->transport);
+    if (t != NULL)
+        t->close(sys->transport_arg);
     stop_loops(sys, sys->nloops);
     tr_stats st;
     tr_system_stats(sys, &st);

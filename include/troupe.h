@@ -49,7 +49,10 @@ extern "C" {
     X(EREMOTE, -12, "ref names another node and no transport is registered")  \
     X(EDOWN, -13, "the responder stopped (or never existed) before replying") \
     X(ECANCELED, -14, "cancelled")                                            \
-    X(EINTENSITY, -15, "a supervisor's restart intensity was exceeded")
+    X(EINTENSITY, -15, "a supervisor's restart intensity was exceeded")       \
+    X(EPROTO, -16, "malformed data: a bad frame or payload")                  \
+    X(EAUTH, -17, "the peer failed authentication")                           \
+    X(ENOCONN, -18, "no connection to the actor's node")
 
 enum tr_err {
     TR_OK = 0,

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// names.c: the cluster-wide name registry.
+//
+// Design notes
+// - Every node keeps the whole table, so tr_whereis is a local lookup. A
+//   node announces its own names (K_REG / K_UNREG) to every peer, and all
+//   of them to a peer that comes up; a peer's names go when it goes down.
+// - A conflict (two nodes gave one name to different actors before they
+//   heard of each other) is settled the same way everywhere: the owner on
+//   the node whose name sorts first keeps it. The loser is logged.
+// - An owner that stops loses its names at the node thread's next sweep
+//   (every heartbeat/4): a liveness check per local name, no hook in the
+//   actor's stop path.
+// - The table is a plain array: registries hold services, not every
+//   actor. A hash map is the next step if that changes.
+#include "node.h"
+
+#include <string.h>
+
+#define NAME_MAX_LEN 127
+
+static int64_t
+find(struct node *n, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < n->nnames; i++)
+        if (strlen(n->names[i].name) == len &&
+            memcmp(n->names[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+static const char *
+owner_name(struct node *n, uint16_t owner)
+{
+    if (owner == 0)
+        return n->name;
+    struct peer *p = atomic_load(&n->peers[owner]);
+    return p != NULL ? p->name : "";
+}
+
+static bool
+alive(struct node *n, const struct name *e)
+{
+    tr_mailbox_info mi;
+    return e->owner != 0 || tr_mailbox_stats(n->sys, e->ref, &mi) == 0;
+}
+
+static int
+put(struct node *n, const char *name, size_t len, tr_ref ref, uint16_t owner)
+{
+    int64_t i = find(n, name, len);
+    if (i < 0) {
+        if (n->nnames == n->capnames) {
+            uint32_t cap = n->capnames ? n->capnames * 2 : 16;
+            struct name *v = tr__alloc(cap * sizeof *v);
+            if (v == NULL)
+                return TR_ENOMEM;
+            if (n->nnames != 0)
+                memcpy(v, n->names, n->nnames * sizeof *v);
+            tr__free(n->names, n->capnames * sizeof *v);
+            n->names = v;
+            n->capnames = cap;
+        }
+        i = n->nnames++;
+        memcpy(n->names[i].name, name, len);
+        n->names[i].name[len] = '\0';
+    }
+    n->names[i].ref = ref;
+    n->names[i].owner = owner;
+    return 0;
+}
+
+static void
+del(struct node *n, int64_t i)
+{
+    n->names[i] = n->names[--n->nnames];
+}
+
+// Sends one REG or UNREG of our own name to `p` (or to every peer up, with
+// p NULL).
+static void
+announce(struct node *n, struct peer *p, unsigned kind, const char *name,
+         tr_ref ref)
+{
+    for (unsigned i = 1; i < NODE_MAX; i++) {
+        struct peer *q = p != NULL ? p : atomic_load(&n->peers[i]);
+        if (q == NULL)
+            break;
+        unsigned char buf[256];
+        tr_pack pk;
+        tr_pack_init(&pk, buf, sizeof buf);
+        tr_pack_array(&pk, kind == K_REG ? 3 : 2);
+        tr_pack_uint(&pk, kind);
+        tr_pack_cstr(&pk, name);
+        if (kind == K_REG)
+            tr__ref_pack(&pk, n, q, ref);
+        pthread_mutex_lock(&q->mu);
+        if (pk.err == 0 && q->conn != NULL && !q->dead)
+            (void)tr__conn_queue(q->conn, false, tr_pack_data(&pk),
+                                 tr_pack_len(&pk));
+        pthread_mutex_unlock(&q->mu);
+        tr_pack_fini(&pk);
+        if (p != NULL)
+            break;
+    }
+}
+
+int
+tr_register(tr_system *sys, const char *name, tr_ref who)
+{
+    struct node *n = tr__node_of(sys);
+    size_t len = name != NULL ? strlen(name) : 0;
+    if (n == NULL || len == 0 || len > NAME_MAX_LEN || TR__REF_NODE(who) != 0 ||
+        tr_ref_is_none(who))
+        return TR_EINVAL;
+    pthread_mutex_lock(&n->names_mu);
+    int64_t i = find(n, name, len);
+    int rc = 0;
+    if (i >= 0 && !tr_ref_eq(n->names[i].ref, who) && alive(n, &n->names[i]))
+        rc = TR_EBUSY;
+    else
+        rc = put(n, name, len, who, 0);
+    pthread_mutex_unlock(&n->names_mu);
+    if (rc == 0)
+        announce(n, NULL, K_REG, name, who);
+    return rc;
+}
+
+int
+tr_unregister(tr_system *sys, const char *name)
+{
+    struct node *n = tr__node_of(sys);
+    if (n == NULL || name == NULL)
+        return TR_EINVAL;
+    pthread_mutex_lock(&n->names_mu);
+    int64_t i = find(n, name, strlen(name));
+    bool ours = i >= 0 && n->names[i].owner == 0;
+    if (ours)
+        del(n, i);
+    pthread_mutex_unlock(&n->names_mu);
+    if (!ours)
+        return TR_ENOACTOR;
+    announce(n, NULL, K_UNREG, name, TR_REF_NONE);
+    return 0;
+}
+
+int
+tr_whereis(tr_system *sys, const char *name, tr_ref *out)
+{
+    struct node *n = tr__node_of(sys);
+    if (n == NULL || name == NULL)
+        return TR_EINVAL;
+    pthread_mutex_lock(&n->names_mu);
+    int64_t i = find(n, name, strlen(name));
+    if (i >= 0)
+        *out = n->names[i].ref;
+    pthread_mutex_unlock(&n->names_mu);
+    return i >= 0 ? 0 : TR_ENOACTOR;
+}
+
+int
+tr__names_frame(struct node *n, struct peer *p, tr_unpack *u, int kind)
+{
+    const char *name;
+    size_t len;
+    tr_ref ref = TR_REF_NONE;
+    tr_unpack_str(u, &name, &len);
+    if (kind == K_REG)
+        tr__ref_unpack(u, n, p, &ref);
+    if (u->err != 0 || len == 0 || len > NAME_MAX_LEN ||
+        memchr(name, '\0', len) != NULL)
+        return TR_EPROTO;
+    // A peer announces only its own actors' names.
+    if (kind == K_REG && TR__REF_NODE(ref) != p->idx)
+        return TR_EPROTO;
+    pthread_mutex_lock(&n->names_mu);
+    int64_t i = find(n, name, len);
+    int rc = 0;
+    if (kind == K_UNREG) {
+        if (i >= 0 && n->names[i].owner == p->idx)
+            del(n, i);
+    } else if (i < 0 || n->names[i].owner == p->idx ||
+               !alive(n, &n->names[i]) ||
+               strcmp(p->name, owner_name(n, n->names[i].owner)) < 0) {
+        if (i >= 0 && n->names[i].owner != p->idx)
+            tr__node_log(
+                n, "warn", "event=name_conflict name=%.*s winner=%s loser=%s",
+                (int)len, name, p->name, owner_name(n, n->names[i].owner));
+        rc = put(n, name, len, ref, p->idx);
+    } else {
+        tr__node_log(n, "warn",
+                     "event=name_conflict name=%.*s winner=%s loser=%s",
+                     (int)len, name, owner_name(n, n->names[i].owner), p->name);
+    }
+    pthread_mutex_unlock(&n->names_mu);
+    return rc == TR_ENOMEM ? 0 : rc; // out of memory: the name is missed
+}
+
+void
+tr__names_peer_up(struct node *n, struct peer *p)
+{
+    pthread_mutex_lock(&n->names_mu);
+    for (uint32_t i = 0; i < n->nnames; i++)
+        if (n->names[i].owner == 0)
+            announce(n, p, K_REG, n->names[i].name, n->names[i].ref);
+    pthread_mutex_unlock(&n->names_mu);
+}
+
+void
+tr__names_peer_down(struct node *n, struct peer *p)
+{
+    pthread_mutex_lock(&n->names_mu);
+    for (uint32_t i = 0; i < n->nnames;)
+        if (n->names[i].owner == p->idx)
+            del(n, i);
+        else
+            i++;
+    pthread_mutex_unlock(&n->names_mu);
+}
+
+void
+tr__names_sweep(struct node *n)
+{
+    for (;;) {
+        char gone[NAME_MAX_LEN + 1] = "";
+        pthread_mutex_lock(&n->names_mu);
+        for (uint32_t i = 0; i < n->nnames; i++)
+            if (!alive(n, &n->names[i])) {
+                strcpy(gone, n->names[i].name);
+                del(n, i);
+                break;
+            }
+        pthread_mutex_unlock(&n->names_mu);
+        if (gone[0] == '\0')
+            return;
+        announce(n, NULL, K_UNREG, gone, TR_REF_NONE);
+    }
+}
+
+void
+tr__names_fini(struct node *n)
+{
+    tr__free(n->names, n->capnames * sizeof *n->names);
+}

@@ -1,0 +1,1256 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// node.c: a node's connections: listening, dialling with backoff, the
+// authenticated handshake, framing, the two send lanes, heartbeats and
+// failure detection, all on the node's own thread.
+//
+// Design notes (docs/design/cluster.md has the why)
+// - One nng byte stream per peer, both directions, framed here as a
+//   4-byte big-endian length and one MessagePack envelope. A frame longer
+//   than max_frame closes the connection before anything is allocated.
+// - nng callbacks do no user work and never block: the receive callback
+//   cuts whole frames off its buffer and hands them to the node thread as
+//   one chunk; the send callback starts the next write. The node thread
+//   decodes, authenticates, and delivers to actors (as a non-loop sender),
+//   so no actor loop ever decodes wire bytes.
+// - Sending never blocks a loop: a sender appends its envelope to the
+//   peer's data lane under a mutex and, if no write is in flight, starts
+//   one. Whatever accumulates meanwhile goes out in the next write: under
+//   load envelopes batch by themselves; alone, one goes at once.
+// - Heartbeats and the handshake use the control lane, which is written
+//   before the data lane, so a flood of data never delays them by more
+//   than the write in flight. Liveness is judged by the receive callback's
+//   timestamp (any byte counts), not by the node thread's progress.
+// - A connection's memory is freed only by the node thread, after its
+//   aios have stopped and after every event that names it (EV_FREE is
+//   queued behind them).
+#define _GNU_SOURCE // pthread_setname_np
+#include "node.h"
+
+#include <mbedtls/md.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+enum { C_HELLO, C_AUTH, C_WELCOME, C_UP, C_CLOSED };
+
+enum {
+    EV_ACCEPT,
+    EV_DIALED,
+    EV_DIALFAIL,
+    EV_CHUNK,
+    EV_CLOSED,
+    EV_FREE,
+    EV_DISCONNECT,
+};
+
+void
+tr__node_log(struct node *n, const char *level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "troupe level=%s node=%s %s\n", level, n->name, line);
+}
+
+struct node *
+tr__node_of(tr_system *sys)
+{
+    return atomic_load(&sys->transport) == &tr__node_transport
+               ? sys->transport_arg
+               : NULL;
+}
+
+static int
+nng_err(int rv)
+{
+    switch (rv) {
+    case 0:
+        return 0;
+    case NNG_ENOMEM:
+        return TR_ENOMEM;
+    case NNG_EINVAL:
+    case NNG_EADDRINVAL:
+    case NNG_ENOTSUP:
+        return TR_EINVAL;
+    case NNG_ETIMEDOUT:
+        return TR_ETIMEDOUT;
+    case NNG_ECLOSED:
+        return TR_ECLOSED;
+    default:
+        return TR_ESYS;
+    }
+}
+
+static uint32_t
+be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static uint64_t
+rnd(struct node *n)
+{
+    n->rng ^= n->rng << 13;
+    n->rng ^= n->rng >> 7;
+    n->rng ^= n->rng << 17;
+    return n->rng;
+}
+
+// ---------------------------------------------------------------------------
+// Events to the node thread
+
+static void
+ev_push(struct node *n, struct ev *e)
+{
+    e->next = NULL;
+    pthread_mutex_lock(&n->mu);
+    *n->evtail = e;
+    n->evtail = &e->next;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+static struct ev *
+ev_new(int kind, struct conn *c, struct dial *d, size_t len)
+{
+    struct ev *e = tr__alloc(sizeof *e + len);
+    if (e != NULL)
+        *e = (struct ev){.kind = kind, .c = c, .d = d, .len = len};
+    return e;
+}
+
+// An event that must not be lost (a close) is retried until memory comes
+// back; its size is fixed and small.
+static void
+ev_push_sure(struct node *n, int kind, struct conn *c, struct dial *d, int err)
+{
+    struct ev *e;
+    while ((e = ev_new(kind, c, d, 0)) == NULL)
+        sched_yield();
+    e->err = err;
+    ev_push(n, e);
+}
+
+// ---------------------------------------------------------------------------
+// Buffers and lanes
+
+static int
+buf_reserve(struct buf *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < more)
+        cap *= 2;
+    unsigned char *p = tr__alloc(cap);
+    if (p == NULL)
+        return TR_ENOMEM;
+    if (b->len != 0)
+        memcpy(p, b->p, b->len);
+    tr__free(b->p, b->cap);
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void
+buf_free(struct buf *b)
+{
+    tr__free(b->p, b->cap);
+    *b = (struct buf){0};
+}
+
+static void tx_cb(void *arg);
+static void rx_cb(void *arg);
+
+// Picks what to write next, ctl first. Caller holds c->mu. True when a
+// write must be started (after unlocking).
+static bool
+tx_pick(struct conn *c)
+{
+    struct buf *from = c->ctl.len != 0 ? &c->ctl : &c->data;
+    if (c->closed || from->len == 0) {
+        c->tx_busy = false;
+        return false;
+    }
+    struct buf t = c->tx;
+    c->tx = *from;
+    *from = t;
+    from->len = 0;
+    c->tx_off = 0;
+    c->tx_busy = true;
+    return true;
+}
+
+static void
+tx_start(struct conn *c)
+{
+    nng_iov iov = {.iov_buf = c->tx.p + c->tx_off,
+                   .iov_len = c->tx.len - c->tx_off};
+    nng_aio_set_iov(c->txa, 1, &iov);
+    nng_stream_send(c->s, c->txa);
+}
+
+int
+tr__conn_queue(struct conn *c, bool ctl, const void *env, size_t len)
+{
+    struct node *n = c->n;
+    if (len > n->max_frame)
+        return TR_EMSGSIZE;
+    pthread_mutex_lock(&c->mu);
+    struct buf *b = ctl ? &c->ctl : &c->data;
+    int rc = 0;
+    if (c->closed)
+        rc = TR_ENOCONN;
+    else if (!ctl && b->len + len + 4 > n->outbox && b->len != 0)
+        rc = TR_EFULL;
+    else
+        rc = buf_reserve(b, len + 4);
+    if (rc != 0) {
+        pthread_mutex_unlock(&c->mu);
+        if (rc == TR_EFULL)
+            NODE_STAT(n, outbox_full);
+        return rc;
+    }
+    unsigned char *p = b->p + b->len;
+    p[0] = (unsigned char)(len >> 24);
+    p[1] = (unsigned char)(len >> 16);
+    p[2] = (unsigned char)(len >> 8);
+    p[3] = (unsigned char)len;
+    memcpy(p + 4, env, len);
+    b->len += len + 4;
+    bool start = !c->tx_busy && tx_pick(c);
+    pthread_mutex_unlock(&c->mu);
+    if (start)
+        tx_start(c);
+    return 0;
+}
+
+static void
+tx_cb(void *arg)
+{
+    struct conn *c = arg;
+    int rv = nng_aio_result(c->txa);
+    pthread_mutex_lock(&c->mu);
+    bool more = false;
+    if (rv != 0) {
+        c->closed = true;
+        c->tx_busy = false;
+    } else {
+        size_t done = nng_aio_count(c->txa);
+        atomic_fetch_add_explicit(&c->n->st.bytes_out, done,
+                                  memory_order_relaxed);
+        c->tx_off += done;
+        if (c->tx_off < c->tx.len) {
+            more = true;
+        } else {
+            NODE_STAT(c->n, frames_out);
+            c->tx.len = 0;
+            more = tx_pick(c);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rv != 0)
+        nng_stream_close(c->s); // the receive side reports the close
+    else if (more)
+        tx_start(c);
+}
+
+// ---------------------------------------------------------------------------
+// Receiving
+
+static void
+rx_arm(struct conn *c)
+{
+    nng_iov iov = {.iov_buf = c->rx + c->rx_len,
+                   .iov_len = c->rx_cap - c->rx_len};
+    nng_aio_set_iov(c->rxa, 1, &iov);
+    nng_stream_recv(c->s, c->rxa);
+}
+
+static void
+rx_cb(void *arg)
+{
+    struct conn *c = arg;
+    struct node *n = c->n;
+    int rv = nng_aio_result(c->rxa);
+    if (rv != 0) {
+        ev_push_sure(n, EV_CLOSED, c, NULL, nng_err(rv));
+        return;
+    }
+    size_t got = nng_aio_count(c->rxa);
+    c->rx_len += got;
+    atomic_store_explicit(&c->heard_ns, tr__now_ns(), memory_order_relaxed);
+    atomic_fetch_add_explicit(&n->st.bytes_in, got, memory_order_relaxed);
+    size_t off = 0;
+    int err = 0;
+    while (c->rx_len - off >= 4) {
+        uint32_t len = be32(c->rx + off);
+        if (len == 0 || len > n->max_frame) {
+            err = TR_EMSGSIZE;
+            break;
+        }
+        if (c->rx_len - off - 4 < len)
+            break;
+        off += 4 + (size_t)len;
+    }
+    if (off != 0) {
+        struct ev *e = ev_new(EV_CHUNK, c, NULL, off);
+        if (e == NULL) {
+            err = TR_ENOMEM;
+        } else {
+            memcpy(e->data, c->rx, off);
+            memmove(c->rx, c->rx + off, c->rx_len - off);
+            c->rx_len -= off;
+            atomic_fetch_add(&c->inq, off);
+            ev_push(n, e);
+        }
+    }
+    // Room for the frame in progress: its whole length is known (and
+    // bounded) once its prefix is in.
+    size_t need = c->rx_len >= 4 ? 4 + (size_t)be32(c->rx) : 4;
+    if (err == 0 && need > c->rx_cap) {
+        unsigned char *p = tr__alloc(need);
+        if (p == NULL) {
+            err = TR_ENOMEM;
+        } else {
+            memcpy(p, c->rx, c->rx_len);
+            tr__free(c->rx, c->rx_cap);
+            c->rx = p;
+            c->rx_cap = need;
+        }
+    }
+    if (err != 0) {
+        nng_stream_close(c->s);
+        ev_push_sure(n, EV_CLOSED, c, NULL, err);
+        return;
+    }
+    // Backpressure: stop reading while the node thread is behind; it
+    // re-arms the receive when it catches up. TCP then slows the sender.
+    pthread_mutex_lock(&c->mu);
+    bool pause = atomic_load(&c->inq) > n->inq_max;
+    c->rx_paused = pause;
+    pthread_mutex_unlock(&c->mu);
+    if (!pause)
+        rx_arm(c);
+}
+
+// ---------------------------------------------------------------------------
+// Connections
+
+static struct conn *
+conn_new(struct node *n, nng_stream *s, struct dial *d)
+{
+    struct conn *c = tr__zalloc(sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->n = n;
+    c->s = s;
+    c->dial = d;
+    c->rx_cap = RX_START;
+    c->rx = tr__alloc(c->rx_cap);
+    pthread_mutex_init(&c->mu, NULL);
+    if (c->rx == NULL || nng_aio_alloc(&c->rxa, rx_cb, c) != 0 ||
+        nng_aio_alloc(&c->txa, tx_cb, c) != 0) {
+        if (c->rxa != NULL)
+            nng_aio_free(c->rxa);
+        tr__free(c->rx, c->rx_cap);
+        pthread_mutex_destroy(&c->mu);
+        tr__free(c, sizeof *c);
+        return NULL;
+    }
+    atomic_store(&c->heard_ns, tr__now_ns());
+    return c;
+}
+
+static void
+conn_free(struct conn *c)
+{
+    nng_aio_free(c->rxa);
+    nng_aio_free(c->txa);
+    nng_stream_free(c->s);
+    buf_free(&c->ctl);
+    buf_free(&c->data);
+    buf_free(&c->tx);
+    tr__free(c->rx, c->rx_cap);
+    pthread_mutex_destroy(&c->mu);
+    tr__free(c, sizeof *c);
+}
+
+static void dial_retry(struct node *n, struct dial *d);
+
+// Closes `c` (node thread): the peer goes down, the dial (if any) is
+// rescheduled, and the memory follows once the events naming it are
+// handled.
+static void
+conn_close(struct node *n, struct conn *c, const char *why, int err)
+{
+    if (c->state == C_CLOSED)
+        return;
+    bool was_up = c->state == C_UP;
+    c->state = C_CLOSED;
+    nng_stream_close(c->s);
+    struct peer *p = c->peer;
+    if (p != NULL) {
+        pthread_mutex_lock(&p->mu);
+        bool mine = p->conn == c;
+        if (mine)
+            p->conn = NULL;
+        pthread_mutex_unlock(&p->mu);
+        if (mine && was_up) {
+            atomic_fetch_sub(&n->up, 1);
+            NODE_STAT(n, nodes_down);
+            tr__node_log(n, "warn",
+                         "event=node_down peer=%s incarnation=%llu "
+                         "reason=%s error=%s",
+                         p->name, (unsigned long long)p->inc, why,
+                         tr_errname(err));
+            tr__names_peer_down(n, p);
+            tr__remote_peer_down(n, p);
+        }
+    } else if (err != 0 && strcmp(why, "closed") != 0) {
+        tr__node_log(n, "warn", "event=conn_refused peer=%s reason=%s",
+                     c->pname[0] ? c->pname : "?", why);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    pthread_mutex_unlock(&c->mu);
+    if (c->dial != NULL) {
+        c->dial->conn = NULL;
+        dial_retry(n, c->dial);
+    }
+    for (struct conn **pp = &n->conns; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    // After these return no callback runs for c; EV_FREE goes behind any
+    // event they queued.
+    nng_aio_stop(c->rxa);
+    nng_aio_stop(c->txa);
+    ev_push_sure(n, EV_FREE, c, NULL, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Handshake
+
+static void
+mac(struct node *n, unsigned char out[MAC_BYTES], char role,
+    const unsigned char a[NONCE_BYTES], const unsigned char b[NONCE_BYTES],
+    const char *name, uint64_t inc)
+{
+    unsigned char in[1 + 2 * NONCE_BYTES + TR_NODE_NAME_MAX + 8];
+    size_t k = 0, nl = strlen(name);
+    in[k++] = (unsigned char)role;
+    memcpy(in + k, a, NONCE_BYTES);
+    k += NONCE_BYTES;
+    memcpy(in + k, b, NONCE_BYTES);
+    k += NONCE_BYTES;
+    memcpy(in + k, name, nl + 1);
+    k += nl + 1;
+    for (int i = 7; i >= 0; i--)
+        in[k++] = (unsigned char)(inc >> (8 * i));
+    mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), n->secret,
+                    n->secret_len, in, k, out);
+}
+
+static bool
+mac_ok(struct node *n, const void *proof, size_t len, char role,
+       const unsigned char a[NONCE_BYTES], const unsigned char b[NONCE_BYTES],
+       const char *name, uint64_t inc)
+{
+    if (n->insecure)
+        return true;
+    if (proof == NULL || len != MAC_BYTES)
+        return false;
+    unsigned char want[MAC_BYTES];
+    mac(n, want, role, a, b, name, inc);
+    unsigned char diff = 0; // constant time
+    for (unsigned i = 0; i < MAC_BYTES; i++)
+        diff |= want[i] ^ ((const unsigned char *)proof)[i];
+    return diff == 0;
+}
+
+static int
+send_hello(struct node *n, struct conn *c, bool with_proof)
+{
+    unsigned char buf[512];
+    tr_pack pk;
+    tr_pack_init(&pk, buf, sizeof buf);
+    tr_pack_array(&pk, 7);
+    tr_pack_uint(&pk, K_HELLO);
+    tr_pack_uint(&pk, WIRE_VER);
+    tr_pack_cstr(&pk, n->name);
+    tr_pack_uint(&pk, n->inc);
+    tr_pack_cstr(&pk, n->url);
+    tr_pack_bin(&pk, c->mine, NONCE_BYTES);
+    if (with_proof && !n->insecure) {
+        unsigned char m[MAC_BYTES];
+        mac(n, m, 'L', c->theirs, c->mine, n->name, n->inc);
+        tr_pack_bin(&pk, m, sizeof m);
+    } else {
+        tr_pack_nil(&pk);
+    }
+    int rc = pk.err;
+    if (rc == 0)
+        rc = tr__conn_queue(c, true, tr_pack_data(&pk), tr_pack_len(&pk));
+    tr_pack_fini(&pk);
+    return rc;
+}
+
+static int
+send_small(struct conn *c, unsigned kind, const void *bin, size_t len)
+{
+    unsigned char buf[64];
+    tr_pack pk;
+    tr_pack_init(&pk, buf, sizeof buf);
+    tr_pack_array(&pk, bin != NULL ? 2 : 1);
+    tr_pack_uint(&pk, kind);
+    if (bin != NULL)
+        tr_pack_bin(&pk, bin, len);
+    int rc = pk.err;
+    if (rc == 0)
+        rc = tr__conn_queue(c, true, tr_pack_data(&pk), tr_pack_len(&pk));
+    tr_pack_fini(&pk);
+    return rc;
+}
+
+static bool
+name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len >= TR_NODE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return false;
+    return true;
+}
+
+struct peer *
+tr__peer_find(struct node *n, const char *name, size_t len, uint64_t inc,
+              bool create)
+{
+    if (!name_ok(name, len))
+        return NULL;
+    pthread_mutex_lock(&n->mu);
+    struct peer *found = NULL;
+    for (unsigned i = 1; i < n->npeers && found == NULL; i++) {
+        struct peer *p = atomic_load(&n->peers[i]);
+        if (p->inc == inc && strlen(p->name) == len &&
+            memcmp(p->name, name, len) == 0)
+            found = p;
+    }
+    if (found == NULL && create && n->npeers < NODE_MAX) {
+        found = tr__zalloc(sizeof *found);
+        if (found != NULL) {
+            found->idx = (uint16_t)n->npeers;
+            memcpy(found->name, name, len);
+            found->inc = inc;
+            pthread_mutex_init(&found->mu, NULL);
+            atomic_store(&n->peers[n->npeers++], found);
+        }
+    }
+    pthread_mutex_unlock(&n->mu);
+    return found;
+}
+
+// Marks every older incarnation of `p`'s name dead: refs to them then fail
+// with TR_ENOACTOR. Node thread.
+static void
+bury_older(struct node *n, struct peer *p)
+{
+    for (unsigned i = 1; i < NODE_MAX; i++) {
+        struct peer *o = atomic_load(&n->peers[i]);
+        if (o == NULL)
+            break;
+        if (o == p || strcmp(o->name, p->name) != 0 || o->inc >= p->inc)
+            continue;
+        struct conn *oc = NULL;
+        pthread_mutex_lock(&o->mu);
+        o->dead = true;
+        oc = o->conn;
+        pthread_mutex_unlock(&o->mu);
+        if (oc != NULL)
+            conn_close(n, oc, "restarted", TR_ENOCONN);
+    }
+}
+
+// Of two connections between the same pair, both ends keep the one dialled
+// by the node whose name sorts first.
+static bool
+preferred(struct node *n, struct conn *c)
+{
+    const char *dialer = c->dial != NULL ? n->name : c->pname;
+    const char *other = c->dial != NULL ? c->pname : n->name;
+    return strcmp(dialer, other) < 0;
+}
+
+static int
+conn_up(struct node *n, struct conn *c)
+{
+    if (strcmp(c->pname, n->name) == 0)
+        return TR_EINVAL; // ourselves, or a twin with our name
+    struct peer *p =
+        tr__peer_find(n, c->pname, strlen(c->pname), c->pinc, true);
+    if (p == NULL)
+        return TR_ELIMIT;
+    bury_older(n, p);
+    pthread_mutex_lock(&p->mu);
+    struct conn *old = p->conn;
+    bool dead = p->dead;
+    pthread_mutex_unlock(&p->mu);
+    if (dead)
+        return TR_ENOACTOR; // an incarnation older than one we know
+    if (old != NULL) {
+        if (!preferred(n, c))
+            return TR_EBUSY;
+        old->peer = NULL; // replaced, not down
+        conn_close(n, old, "replaced", 0);
+    }
+    c->peer = p;
+    c->state = C_UP;
+    pthread_mutex_lock(&p->mu);
+    p->conn = c;
+    pthread_mutex_unlock(&p->mu);
+    if (old == NULL) {
+        atomic_fetch_add(&n->up, 1);
+        NODE_STAT(n, nodes_up);
+        tr__node_log(n, "info", "event=node_up peer=%s incarnation=%llu url=%s",
+                     p->name, (unsigned long long)p->inc, c->purl);
+        tr__names_peer_up(n, p);
+    }
+    return 0;
+}
+
+// Handles a handshake frame on a connection not yet up. Returns 0, or an
+// error after which the connection is closed.
+static int
+handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
+          const char **why)
+{
+    if (kind == K_HELLO && (c->state == C_HELLO ||
+                            (c->state == C_WELCOME && c->pname[0] == '\0'))) {
+        uint64_t ver, inc;
+        const char *name, *url;
+        size_t nl, ul, pl = 0, nonl;
+        const void *nonce, *proof = NULL;
+        tr_unpack_uint(u, &ver);
+        tr_unpack_str(u, &name, &nl);
+        tr_unpack_uint(u, &inc);
+        tr_unpack_str(u, &url, &ul);
+        tr_unpack_bin(u, &nonce, &nonl);
+        if (tr_unpack_peek(u) == TR_PACK_NIL)
+            tr_unpack_nil(u);
+        else
+            tr_unpack_bin(u, &proof, &pl);
+        if (u->err != 0 || nonl != NONCE_BYTES || !name_ok(name, nl) ||
+            ul >= URL_MAX) {
+            *why = "bad_hello";
+            return TR_EPROTO;
+        }
+        if (ver != WIRE_VER) {
+            *why = "version";
+            return TR_EPROTO;
+        }
+        memcpy(c->pname, name, nl);
+        c->pname[nl] = '\0';
+        memcpy(c->purl, url, ul);
+        c->purl[ul] = '\0';
+        c->pinc = inc;
+        memcpy(c->theirs, nonce, NONCE_BYTES);
+        if (c->dial == NULL) { // we listen: answer with our proof
+            c->state = C_AUTH;
+            return send_hello(n, c, true);
+        }
+        // We dialled: check the listener's proof over our nonce.
+        if (!mac_ok(n, proof, pl, 'L', c->mine, c->theirs, c->pname, c->pinc)) {
+            NODE_STAT(n, auth_failures);
+            *why = "auth";
+            return TR_EAUTH;
+        }
+        unsigned char m[MAC_BYTES] = {0};
+        if (!n->insecure)
+            mac(n, m, 'D', c->theirs, c->mine, n->name, n->inc);
+        return send_small(c, K_AUTH, m, sizeof m);
+    }
+    if (kind == K_AUTH && c->state == C_AUTH) {
+        const void *proof = NULL;
+        size_t pl = 0;
+        if (tr_unpack_bin(u, &proof, &pl) != 0 ||
+            !mac_ok(n, proof, pl, 'D', c->mine, c->theirs, c->pname, c->pinc)) {
+            NODE_STAT(n, auth_failures);
+            *why = "auth";
+            return TR_EAUTH;
+        }
+        int rc = conn_up(n, c);
+        if (rc != 0) {
+            *why = rc == TR_EBUSY ? "duplicate" : "refused";
+            return rc;
+        }
+        return send_small(c, K_WELCOME, NULL, 0);
+    }
+    if (kind == K_WELCOME && c->state == C_WELCOME && c->pname[0] != '\0') {
+        int rc = conn_up(n, c);
+        if (rc != 0)
+            *why = rc == TR_EBUSY ? "duplicate" : "refused";
+        return rc;
+    }
+    *why = "unexpected";
+    return TR_EPROTO;
+}
+
+// ---------------------------------------------------------------------------
+// The node thread
+
+static void
+handle_chunk(struct node *n, struct conn *c, const unsigned char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len && c->state != C_CLOSED) {
+        uint32_t fl = be32(p + off);
+        off += 4;
+        tr_unpack u;
+        const char *why = "bad_frame";
+        int rc = tr_unpack_init(&u, p + off, fl);
+        uint32_t items;
+        uint64_t kind = 0;
+        if (rc == 0) {
+            tr_unpack_array(&u, &items);
+            tr_unpack_uint(&u, &kind);
+            rc = u.err;
+        }
+        if (rc == 0 && c->state != C_UP)
+            rc = handshake(n, c, &u, (unsigned)kind, &why);
+        else if (rc == 0 && kind == K_BEAT)
+            rc = 0;
+        else if (rc == 0 && (kind == K_REG || kind == K_UNREG))
+            rc = tr__names_frame(n, c->peer, &u, (int)kind);
+        else if (rc == 0)
+            rc = tr__remote_frame(n, c, &u, (int)kind);
+        if (rc == 0 && u.err != 0)
+            rc = u.err;
+        tr_unpack_fini(&u);
+        off += fl;
+        if (rc == TR_EPROTO) {
+            NODE_STAT(n, proto_errors);
+            tr__node_log(
+                n, "warn", "event=bad_frame peer=%s kind=%llu bytes=%u",
+                c->pname[0] ? c->pname : "?", (unsigned long long)kind, fl);
+        }
+        if (rc != 0)
+            conn_close(n, c, why, rc);
+    }
+}
+
+static void
+dial_start(struct dial *d)
+{
+    d->busy = true;
+    nng_stream_dialer_dial(d->d, d->aio);
+}
+
+static void
+dial_retry(struct node *n, struct dial *d)
+{
+    int64_t b = d->backoff_ns ? d->backoff_ns * 2 : n->rmin_ns;
+    if (b > n->rmax_ns)
+        b = n->rmax_ns;
+    d->backoff_ns = b;
+    // Jitter: somewhere in [b/2, b].
+    d->due_ns =
+        tr__now_ns() + b / 2 + (int64_t)(rnd(n) % (uint64_t)(b / 2 + 1));
+}
+
+static void
+dial_cb(void *arg)
+{
+    struct dial *d = arg;
+    int rv = nng_aio_result(d->aio);
+    if (rv != 0) {
+        ev_push_sure(d->n, EV_DIALFAIL, NULL, d, nng_err(rv));
+        return;
+    }
+    nng_stream *s = nng_aio_get_output(d->aio, 0);
+    struct conn *c = conn_new(d->n, s, d);
+    if (c == NULL) {
+        nng_stream_free(s);
+        ev_push_sure(d->n, EV_DIALFAIL, NULL, d, TR_ENOMEM);
+        return;
+    }
+    ev_push_sure(d->n, EV_DIALED, c, d, 0);
+}
+
+static void
+accept_cb(void *arg)
+{
+    struct node *n = arg;
+    int rv = nng_aio_result(n->acc);
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+        return;
+    if (rv == 0) {
+        nng_stream *s = nng_aio_get_output(n->acc, 0);
+        struct conn *c = conn_new(n, s, NULL);
+        if (c == NULL)
+            nng_stream_free(s);
+        else
+            ev_push_sure(n, EV_ACCEPT, c, NULL, 0);
+    }
+    nng_stream_listener_accept(n->l, n->acc);
+}
+
+static void
+conn_begin(struct node *n, struct conn *c)
+{
+    c->next = n->conns;
+    n->conns = c;
+    c->beat_at = tr__now_ns() + n->hb_ns;
+    if (getrandom(c->mine, NONCE_BYTES, 0) != NONCE_BYTES)
+        for (unsigned i = 0; i < NONCE_BYTES; i++)
+            c->mine[i] = (unsigned char)rnd(n);
+    c->state = c->dial != NULL ? C_WELCOME : C_HELLO;
+    rx_arm(c);
+    if (c->dial != NULL && send_hello(n, c, false) != 0)
+        conn_close(n, c, "hello", TR_ENOMEM);
+}
+
+static void
+handle_event(struct node *n, struct ev *e)
+{
+    struct conn *c = e->c;
+    switch (e->kind) {
+    case EV_ACCEPT:
+        conn_begin(n, c);
+        break;
+    case EV_DIALED:
+        e->d->busy = false;
+        e->d->backoff_ns = 0;
+        e->d->conn = c;
+        conn_begin(n, c);
+        break;
+    case EV_DIALFAIL:
+        e->d->busy = false;
+        dial_retry(n, e->d);
+        break;
+    case EV_CHUNK:
+        if (c->state != C_CLOSED)
+            handle_chunk(n, c, e->data, e->len);
+        // Catching up: resume a paused receive.
+        atomic_fetch_sub(&c->inq, e->len);
+        if (c->state != C_CLOSED) {
+            pthread_mutex_lock(&c->mu);
+            bool resume =
+                c->rx_paused && atomic_load(&c->inq) <= n->inq_max / 2;
+            if (resume)
+                c->rx_paused = false;
+            pthread_mutex_unlock(&c->mu);
+            if (resume)
+                rx_arm(c);
+        }
+        break;
+    case EV_CLOSED:
+        conn_close(n, c, e->err == TR_EMSGSIZE ? "frame_too_large" : "closed",
+                   e->err);
+        if (e->err == TR_EMSGSIZE)
+            NODE_STAT(n, proto_errors);
+        break;
+    case EV_FREE:
+        conn_free(c);
+        break;
+    case EV_DISCONNECT:
+        for (struct conn *k = n->conns, *next; k != NULL; k = next) {
+            next = k->next;
+            if (k->state == C_UP && strlen(k->pname) == e->len &&
+                memcmp(k->pname, e->data, e->len) == 0)
+                conn_close(n, k, "disconnect", TR_ENOCONN);
+        }
+        break;
+    }
+}
+
+static void
+tick(struct node *n, int64_t now)
+{
+    for (struct conn *c = n->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        int64_t heard =
+            atomic_load_explicit(&c->heard_ns, memory_order_relaxed);
+        if (now - heard > n->timeout_ns) {
+            if (c->state == C_UP)
+                NODE_STAT(n, heartbeat_miss);
+            conn_close(n, c,
+                       c->state == C_UP ? "heartbeat_timeout"
+                                        : "handshake_timeout",
+                       TR_ETIMEDOUT);
+            continue;
+        }
+        if (c->state == C_UP && now >= c->beat_at) {
+            c->beat_at = now + n->hb_ns;
+            (void)send_small(c, K_BEAT, NULL, 0);
+        }
+    }
+    pthread_mutex_lock(&n->mu);
+    struct dial *ds = n->dials;
+    pthread_mutex_unlock(&n->mu);
+    for (struct dial *d = ds; d != NULL; d = d->next)
+        if (!d->busy && d->conn == NULL && now >= d->due_ns)
+            dial_start(d);
+    tr__names_sweep(n);
+}
+
+static void *
+node_main(void *arg)
+{
+    struct node *n = arg;
+    pthread_setname_np(pthread_self(), "troupe-node");
+    int64_t step = n->hb_ns / 4;
+    int64_t next_tick = 0;
+    pthread_mutex_lock(&n->mu);
+    while (!n->quit) {
+        if (n->evs == NULL) {
+            int64_t now = tr__now_ns();
+            if (now < next_tick) {
+                int64_t wake = next_tick - now; // relative, CLOCK_REALTIME
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t ns = ts.tv_nsec + wake;
+                ts.tv_sec += ns / 1000000000;
+                ts.tv_nsec = ns % 1000000000;
+                pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+                continue;
+            }
+        }
+        struct ev *e = n->evs;
+        n->evs = NULL;
+        n->evtail = &n->evs;
+        pthread_mutex_unlock(&n->mu);
+        // Heartbeats and timeouts are checked between events too: a long
+        // backlog of data must not hold them up.
+        for (;;) {
+            int64_t now = tr__now_ns();
+            if (now >= next_tick) {
+                tick(n, now);
+                next_tick = now + step;
+            }
+            if (e == NULL)
+                break;
+            struct ev *next = e->next;
+            handle_event(n, e);
+            tr__free(e, sizeof *e + e->len);
+            e = next;
+        }
+        pthread_mutex_lock(&n->mu);
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Start and close
+
+static int
+dial_add(struct node *n, const char *url)
+{
+    if (url == NULL || strlen(url) >= URL_MAX)
+        return TR_EINVAL;
+    struct dial *d = tr__zalloc(sizeof *d);
+    if (d == NULL)
+        return TR_ENOMEM;
+    d->n = n;
+    strcpy(d->url, url);
+    int rv = nng_stream_dialer_alloc(&d->d, url);
+    if (rv == 0)
+        rv = nng_aio_alloc(&d->aio, dial_cb, d);
+    if (rv != 0) {
+        if (d->d != NULL)
+            nng_stream_dialer_free(d->d);
+        tr__free(d, sizeof *d);
+        return nng_err(rv);
+    }
+    pthread_mutex_lock(&n->mu);
+    d->next = n->dials;
+    n->dials = d;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    return 0;
+}
+
+static void
+node_close(void *arg)
+{
+    struct node *n = arg;
+    if (n->l != NULL)
+        nng_stream_listener_close(n->l);
+    if (n->acc != NULL)
+        nng_aio_stop(n->acc);
+    for (struct dial *d = n->dials; d != NULL; d = d->next)
+        nng_aio_stop(d->aio);
+    pthread_mutex_lock(&n->mu);
+    n->quit = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    if (n->thr_on)
+        pthread_join(n->thr, NULL);
+    // The thread is gone; its connections are ours now. Flush what the
+    // stopping actors said (their last DOWNs and exits), for a moment,
+    // then close what is left, and drain the events (which free the
+    // connections and any stream accepted meanwhile).
+    int64_t end = tr__now_ns() + 200 * 1000000LL;
+    for (struct conn *c = n->conns; c != NULL; c = c->next) {
+        for (;;) {
+            pthread_mutex_lock(&c->mu);
+            bool busy = c->tx_busy && !c->closed;
+            pthread_mutex_unlock(&c->mu);
+            if (!busy || tr__now_ns() > end)
+                break;
+            sched_yield();
+        }
+    }
+    while (n->conns != NULL)
+        conn_close(n, n->conns, "closed", 0);
+    for (struct ev *e = n->evs; e != NULL;) {
+        struct ev *next = e->next;
+        if (e->kind == EV_ACCEPT || e->kind == EV_DIALED) {
+            e->c->state = C_CLOSED;
+            nng_stream_close(e->c->s);
+            nng_aio_stop(e->c->rxa);
+            nng_aio_stop(e->c->txa);
+            conn_free(e->c);
+        } else if (e->kind == EV_FREE) {
+            conn_free(e->c);
+        }
+        tr__free(e, sizeof *e + e->len);
+        e = next;
+    }
+    for (struct dial *d = n->dials, *next; d != NULL; d = next) {
+        next = d->next;
+        nng_aio_free(d->aio);
+        nng_stream_dialer_free(d->d);
+        tr__free(d, sizeof *d);
+    }
+    if (n->acc != NULL)
+        nng_aio_free(n->acc);
+    if (n->l != NULL)
+        nng_stream_listener_free(n->l);
+    for (unsigned i = 1; i < n->npeers; i++) {
+        struct peer *p = atomic_load(&n->peers[i]);
+        tr__free(p->mons.v, p->mons.cap * sizeof *p->mons.v);
+        tr__free(p->links.v, p->links.cap * sizeof *p->links.v);
+        pthread_mutex_destroy(&p->mu);
+        tr__free(p, sizeof *p);
+    }
+    tr__names_fini(n);
+    if (n->secret != NULL)
+        tr__free(n->secret, n->secret_len);
+    pthread_mutex_destroy(&n->mu);
+    pthread_cond_destroy(&n->cv);
+    pthread_mutex_destroy(&n->names_mu);
+    tr__free(n, sizeof *n);
+}
+
+const struct tr__transport tr__node_transport = {
+    .send = tr__remote_send,
+    .signal = tr__remote_signal,
+    .close = node_close,
+};
+
+static int
+listen_url(struct node *n, const char *url)
+{
+    int rv = nng_stream_listener_alloc(&n->l, url);
+    if (rv == 0)
+        rv = nng_stream_listener_listen(n->l);
+    if (rv == 0)
+        rv = nng_aio_alloc(&n->acc, accept_cb, n);
+    if (rv != 0)
+        return rv == NNG_EADDRINUSE ? TR_ESYS : nng_err(rv);
+    // With port 0, say which port we got: peers dial what HELLO says.
+    snprintf(n->url, sizeof n->url, "%s", url);
+    int port = 0;
+    const char *colon = strrchr(url, ':');
+    if (strncmp(url, "tcp", 3) == 0 && colon != NULL &&
+        strcmp(colon, ":0") == 0 &&
+        nng_stream_listener_get_int(n->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
+        snprintf(n->url, sizeof n->url, "%.*s:%d", (int)(colon - url), url,
+                 port);
+    nng_stream_listener_accept(n->l, n->acc);
+    return 0;
+}
+
+int
+tr_node_start(tr_system *sys, const tr_node_config *cfg)
+{
+    if (cfg == NULL || cfg->name == NULL ||
+        !name_ok(cfg->name, strlen(cfg->name)) || sys->manual ||
+        (!cfg->insecure && (cfg->secret == NULL || cfg->secret_len == 0)) ||
+        (cfg->listen != NULL && strlen(cfg->listen) >= URL_MAX))
+        return TR_EINVAL;
+    if (atomic_load(&sys->transport) != NULL)
+        return TR_EBUSY;
+    struct node *n = tr__zalloc(sizeof *n);
+    if (n == NULL)
+        return TR_ENOMEM;
+    n->sys = sys;
+    strcpy(n->name, cfg->name);
+    // The incarnation: the wall clock in ns, so a restart always gets a
+    // larger one (peers bury the older), plus randomness against ties.
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    n->inc = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) &
+             ~(uint64_t)0xff;
+    unsigned char r8;
+    if (getrandom(&r8, 1, 0) == 1)
+        n->inc |= r8;
+    n->rng = n->inc | 1;
+    n->insecure = cfg->insecure;
+    if (cfg->secret_len != 0) {
+        n->secret = tr__alloc(cfg->secret_len);
+        if (n->secret == NULL) {
+            tr__free(n, sizeof *n);
+            return TR_ENOMEM;
+        }
+        memcpy(n->secret, cfg->secret, cfg->secret_len);
+        n->secret_len = cfg->secret_len;
+    }
+    n->hb_ns = (cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 200) * 1000000;
+    n->timeout_ns = (cfg->timeout_ms > 0 ? cfg->timeout_ms : 1500) * 1000000;
+    n->rmin_ns =
+        (cfg->reconnect_min_ms > 0 ? cfg->reconnect_min_ms : 100) * 1000000;
+    n->rmax_ns =
+        (cfg->reconnect_max_ms > 0 ? cfg->reconnect_max_ms : 5000) * 1000000;
+    if (n->rmax_ns < n->rmin_ns)
+        n->rmax_ns = n->rmin_ns;
+    n->outbox = cfg->outbox_bytes ? cfg->outbox_bytes : 8u << 20;
+    size_t mf = sys->max_msg + 1024;
+    if (mf > (64u << 20))
+        mf = 64u << 20;
+    n->max_frame = cfg->max_frame ? cfg->max_frame : mf;
+    n->inq_max = 4u << 20;
+    n->npeers = 1; // index 0 is this process
+    n->evtail = &n->evs;
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    pthread_mutex_init(&n->names_mu, NULL);
+    int rc = 0;
+    if (cfg->listen != NULL)
+        rc = listen_url(n, cfg->listen);
+    for (unsigned i = 0; rc == 0 && i < cfg->nseeds; i++)
+        rc = dial_add(n, cfg->seeds[i]);
+    if (rc == 0 && pthread_create(&n->thr, NULL, node_main, n) != 0)
+        rc = TR_ESYS;
+    if (rc != 0) {
+        node_close(n);
+        return rc;
+    }
+    n->thr_on = true;
+    if (tr__transport_set(sys, &tr__node_transport, n) != 0) {
+        node_close(n);
+        return TR_EBUSY;
+    }
+    tr__node_log(n, "info", "event=node_start incarnation=%llu url=%s",
+                 (unsigned long long)n->inc, n->url[0] ? n->url : "-");
+    return 0;
+}
+
+int
+tr_node_url(tr_system *sys, char *buf, size_t size)
+{
+    struct node *n = tr__node_of(sys);
+    if (n == NULL || n->url[0] == '\0')
+        return TR_EINVAL;
+    if (strlen(n->url) >= size)
+        return TR_ELIMIT;
+    strcpy(buf, n->url);
+    return 0;
+}
+
+int
+tr_node_connect(tr_system *sys, const char *url)
+{
+    struct node *n = tr__node_of(sys);
+    return n != NULL ? dial_add(n, url) : TR_EINVAL;
+}
+
+int
+tr_node_disconnect(tr_system *sys, const char *name)
+{
+    struct node *n = tr__node_of(sys);
+    size_t len = name != NULL ? strlen(name) : 0;
+    if (n == NULL || !name_ok(name, len))
+        return TR_EINVAL;
+    struct ev *e = ev_new(EV_DISCONNECT, NULL, NULL, len);
+    if (e == NULL)
+        return TR_ENOMEM;
+    memcpy(e->data, name, len);
+    ev_push(n, e);
+    return 0;
+}
+
+int
+tr_node_wait_peers(tr_system *sys, unsigned want, int64_t timeout_ms)
+{
+    struct node *n = tr__node_of(sys);
+    if (n == NULL)
+        return TR_EINVAL;
+    int64_t end = tr__now_ns() + timeout_ms * 1000000;
+    while (atomic_load(&n->up) < want) {
+        if (tr__now_ns() > end)
+            return TR_ETIMEDOUT;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+int
+tr_node_stats_get(tr_system *sys, tr_node_stats *out)
+{
+    struct node *n = tr__node_of(sys);
+    if (n == NULL)
+        return TR_EINVAL;
+#define RD(f) atomic_load_explicit(&n->st.f, memory_order_relaxed)
+    *out = (tr_node_stats){
+        .peers_up = atomic_load(&n->up),
+        .nodes_up = RD(nodes_up),
+        .nodes_down = RD(nodes_down),
+        .msgs_out = RD(msgs_out),
+        .msgs_in = RD(msgs_in),
+        .frames_out = RD(frames_out),
+        .bytes_out = RD(bytes_out),
+        .bytes_in = RD(bytes_in),
+        .outbox_full = RD(outbox_full),
+        .dropped_in = RD(dropped_in),
+        .auth_failures = RD(auth_failures),
+        .proto_errors = RD(proto_errors),
+        .heartbeat_miss = RD(heartbeat_miss),
+    };
+#undef RD
+    return 0;
+}
+
+int
+tr_ref_node(tr_system *sys, tr_ref r, char *buf, size_t size)
+{
+    struct node *n = tr__node_of(sys);
+    unsigned idx = TR__REF_NODE(r);
+    const char *name = "";
+    if (idx == 0 && n != NULL)
+        name = n->name;
+    else if (idx != 0) {
+        struct peer *p = n != NULL ? atomic_load(&n->peers[idx]) : NULL;
+        if (p == NULL)
+            return TR_EINVAL;
+        name = p->name;
+    }
+    if (strlen(name) >= size)
+        return TR_ELIMIT;
+    strcpy(buf, name);
+    return 0;
+}

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// Nodes in one process, each its own tr_system, over loopback TCP.
+#define _POSIX_C_SOURCE 200809L
+#include "tests/actors/probe.h"
+
+#include <troupe/cluster.h>
+
+#include <nng/nng.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char secret[] = "test secret";
+
+static tr_system *
+node_open(const char *name, const char *seed, const char *key)
+{
+    tr_system *sys;
+    tr_config cfg = {.loops = 2};
+    assert_int_equal(tr_system_open(&sys, &cfg), 0);
+    const char *seeds[1] = {seed};
+    tr_node_config nc = {
+        .name = name,
+        .listen = "tcp://127.0.0.1:0",
+        .seeds = seeds,
+        .nseeds = seed != NULL,
+        .secret = key,
+        .secret_len = strlen(key),
+        .heartbeat_ms = 100,
+        .timeout_ms = 2000, // sanitizer builds on a loaded machine
+        .reconnect_min_ms = 20,
+        .reconnect_max_ms = 200,
+    };
+    assert_int_equal(tr_node_start(sys, &nc), 0);
+    return sys;
+}
+
+static void
+pair_open(tr_system **a, tr_system **b)
+{
+    char url[256];
+    *a = node_open("a", NULL, secret);
+    assert_int_equal(tr_node_url(*a, url, sizeof url), 0);
+    *b = node_open("b", url, secret);
+    assert_int_equal(tr_node_wait_peers(*a, 1, TEST_WAIT_MS), 0);
+    assert_int_equal(tr_node_wait_peers(*b, 1, TEST_WAIT_MS), 0);
+}
+
+// Spawns a probe on `sys` reporting to `report`, registered as `name`, and
+// waits until `other` sees the name; returns the ref as `other` names it.
+static tr_ref
+remote_probe(tr_system *sys, tr_ref report, const char *name, tr_system *other,
+             tr_ref *local)
+{
+    tr_ref p;
+    assert_int_equal(
+        tr_system_spawn(&p, sys, &probe, &report, sizeof report, NULL), 0);
+    assert_int_equal(tr_register(sys, name, p), 0);
+    tr_ref r = TR_REF_NONE;
+    TEST_WAIT_UNTIL(tr_whereis(other, name, &r) == 0);
+    assert_int_equal(tr_whereis(other, name, &r), 0);
+    assert_int_not_equal(r.bits >> 48, 0);
+    if (local != NULL)
+        *local = p;
+    return r;
+}
+
+static void
+test_call_across_nodes(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    tr_ref echo = remote_probe(b, TR_REF_NONE, "echo", a, NULL);
+    char node[TR_NODE_NAME_MAX];
+    assert_int_equal(tr_ref_node(a, echo, node, sizeof node), 0);
+    assert_string_equal(node, "b");
+    for (int i = 0; i < 100; i++) {
+        tr_msg *reply;
+        assert_int_equal(
+            tr_call(a, echo, P_ECHO, &i, sizeof i, TEST_WAIT_MS, &reply), 0);
+        assert_int_equal(tr_msg_type(reply), P_ECHO);
+        assert_int_equal(tr_msg_size(reply), sizeof i);
+        assert_memory_equal(tr_msg_data(reply), &i, sizeof i);
+        assert_true(tr_ref_eq(tr_msg_sender(reply), echo));
+        tr_msg_free(reply);
+    }
+    tr_node_stats st;
+    assert_int_equal(tr_node_stats_get(a, &st), 0);
+    assert_int_equal(st.peers_up, 1);
+    assert_true(st.msgs_out >= 100 && st.msgs_in >= 100);
+    test_close(b);
+    test_close(a);
+}
+
+// A counter on b checks that a's numbers arrive in order.
+struct seq {
+    uint64_t next;
+    bool broken;
+};
+
+enum { SEQ_N = 1, SEQ_GET };
+
+static int
+seq_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    struct seq *s = tr_state(ctx);
+    if (tr_msg_type(m) == SEQ_N) {
+        uint64_t v;
+        memcpy(&v, tr_msg_data(m), sizeof v);
+        if (v != s->next)
+            s->broken = true;
+        s->next = v + 1;
+        return 0;
+    }
+    uint64_t r = s->broken ? UINT64_MAX : s->next;
+    return tr_reply(ctx, m, SEQ_GET, &r, sizeof r);
+}
+
+static const tr_behavior seq_b = {
+    .name = "seq",
+    .state_size = sizeof(struct seq),
+    .receive = seq_receive,
+};
+
+static void
+test_fifo_under_load(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    tr_ref s;
+    assert_int_equal(tr_system_spawn(&s, b, &seq_b, NULL, 0, NULL), 0);
+    assert_int_equal(tr_register(b, "seq", s), 0);
+    tr_ref rs;
+    TEST_WAIT_UNTIL(tr_whereis(a, "seq", &rs) == 0);
+    assert_int_equal(tr_whereis(a, "seq", &rs), 0);
+    const uint64_t n = 200000;
+    uint64_t full = 0;
+    for (uint64_t i = 0; i < n;) {
+        int rc = tr_system_send(a, rs, SEQ_N, &i, sizeof i);
+        if (rc == TR_EFULL) {
+            full++;
+            sched_yield();
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        i++;
+    }
+    tr_msg *reply;
+    assert_int_equal(tr_call(a, rs, SEQ_GET, NULL, 0, TEST_WAIT_MS, &reply), 0);
+    uint64_t got;
+    memcpy(&got, tr_msg_data(reply), sizeof got);
+    tr_msg_free(reply);
+    assert_true(got == n);
+    tr_node_stats st;
+    tr_node_stats_get(a, &st);
+    // Batched: far fewer writes than messages.
+    assert_true(st.frames_out < n / 2);
+    test_close(b);
+    test_close(a);
+}
+
+static void
+test_monitor_and_link_across_nodes(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, a), 0);
+    tr_ref me = tr_inbox_ref(ib);
+    tr_ref target = remote_probe(b, TR_REF_NONE, "target", a, NULL);
+    tr_ref watcher;
+    assert_int_equal(tr_system_spawn(&watcher, a, &probe, &me, sizeof me, NULL),
+                     0);
+    tr_msg *m;
+    assert_int_equal(
+        tr_inbox_send(ib, watcher, P_MONITOR, &target, sizeof target), 0);
+    m = test_recv(ib, P_MONITOR);
+    uint64_t mon;
+    memcpy(&mon, tr_msg_data(m), sizeof mon);
+    tr_msg_free(m);
+    // The target crashes with a reason and a text: both cross over.
+    assert_int_equal(
+        tr_inbox_send(ib, target, P_EXIT_TEXT, &(int){TR_EBUSY}, sizeof(int)),
+        0);
+    assert_int_equal(
+        tr_inbox_send(ib, target, P_CRASH, &(int){TR_EBUSY}, sizeof(int)), 0);
+    m = test_recv(ib, P_GOT_DOWN);
+    tr_down d;
+    memcpy(&d, tr_msg_data(m), sizeof d);
+    tr_msg_free(m);
+    assert_true(d.mon == mon);
+    assert_true(tr_ref_eq(d.who, target));
+    assert_int_equal(d.reason, TR_EBUSY);
+    assert_string_equal(d.text, "database unreachable");
+
+    // A link: b's probe dies abnormally, a's linked probe (trapping) hears.
+    tr_ref t2 = remote_probe(b, TR_REF_NONE, "t2", a, NULL);
+    assert_int_equal(tr_inbox_send(ib, watcher, P_TRAP, NULL, 0), 0);
+    tr_msg_free(test_recv(ib, P_ECHO));
+    assert_int_equal(tr_inbox_send(ib, watcher, P_LINK, &t2, sizeof t2), 0);
+    m = test_recv(ib, P_ECHO);
+    int rc;
+    memcpy(&rc, tr_msg_data(m), sizeof rc);
+    tr_msg_free(m);
+    assert_int_equal(rc, 0);
+    // The link has reached b once a monitor set after it reports back:
+    // b handles a's signals in order. Then stop t2 remotely.
+    assert_int_equal(tr_system_stop(a, t2, TR_ECANCELED), 0);
+    m = test_recv(ib, P_GOT_EXIT);
+    tr_exit_info x;
+    memcpy(&x, tr_msg_data(m), sizeof x);
+    tr_msg_free(m);
+    assert_true(tr_ref_eq(x.who, t2));
+    assert_int_equal(x.reason, TR_ECANCELED);
+    // A monitor on a ref that is gone gets its DOWN with TR_ENOACTOR.
+    assert_int_equal(tr_inbox_send(ib, watcher, P_MONITOR, &t2, sizeof t2), 0);
+    tr_msg_free(test_recv(ib, P_MONITOR));
+    m = test_recv(ib, P_GOT_DOWN);
+    memcpy(&d, tr_msg_data(m), sizeof d);
+    tr_msg_free(m);
+    assert_int_equal(d.reason, TR_ENOACTOR);
+    tr_inbox_free(ib);
+    test_close(b);
+    test_close(a);
+}
+
+// A slow responder on b; a's request is pending when b goes away.
+static int
+sink_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    (void)ctx;
+    (void)m;
+    return 0; // never replies
+}
+
+static const tr_behavior sink_b = {.name = "sink", .receive = sink_receive};
+
+// An actor on a that asks `target` (arg) once, with a 10 s deadline, and
+// reports the outcome to the inbox.
+struct asker {
+    tr_ref target, report;
+};
+
+static void
+asker_done(tr_ctx *ctx, int status, const tr_msg *reply, void *cookie)
+{
+    (void)reply;
+    (void)cookie;
+    struct asker *s = tr_state(ctx);
+    tr_send(ctx, s->report, P_ECHO, &status, sizeof status);
+}
+
+static int
+asker_init(tr_ctx *ctx, const void *arg, size_t len)
+{
+    struct asker *s = tr_state(ctx);
+    assert_int_equal(len, sizeof *s);
+    memcpy(s, arg, sizeof *s);
+    return tr_request(ctx, NULL, s->target, 1, NULL, 0, 10000, asker_done,
+                      NULL);
+}
+
+static int
+asker_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    (void)ctx;
+    (void)m;
+    return TR_EUNHANDLED;
+}
+
+static const tr_behavior asker_b = {
+    .name = "asker",
+    .state_size = sizeof(struct asker),
+    .init = asker_init,
+    .receive = asker_receive,
+};
+
+static void
+test_node_loss_fails_fast(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    tr_ref sink;
+    assert_int_equal(tr_system_spawn(&sink, b, &sink_b, NULL, 0, NULL), 0);
+    assert_int_equal(tr_register(b, "sink", sink), 0);
+    tr_ref rs;
+    TEST_WAIT_UNTIL(tr_whereis(a, "sink", &rs) == 0);
+    assert_int_equal(tr_whereis(a, "sink", &rs), 0);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, a), 0);
+    uint64_t mon;
+    assert_int_equal(tr_inbox_monitor(ib, rs, &mon), 0);
+    struct asker arg = {rs, tr_inbox_ref(ib)};
+    tr_ref asker;
+    assert_int_equal(
+        tr_system_spawn(&asker, a, &asker_b, &arg, sizeof arg, NULL), 0);
+    // The request has reached b once the sink's monitor is known there:
+    // wait for b's traffic counter instead of sleeping.
+    tr_node_stats st;
+    TEST_WAIT_UNTIL(tr_node_stats_get(b, &st) == 0 && st.msgs_in >= 2);
+    int64_t t0 = tr_now_ns();
+    assert_int_equal(tr_node_disconnect(a, "b"), 0);
+    // The monitor fires with noconnection, and the pending request fails
+    // with TR_EDOWN at once, not at its 10 s deadline.
+    tr_msg *m = test_recv(ib, TR_MSG_DOWN);
+    tr_down d;
+    memcpy(&d, tr_msg_data(m), sizeof d);
+    tr_msg_free(m);
+    assert_int_equal(d.reason, TR_ENOCONN);
+    assert_true(d.mon == mon);
+    m = test_recv(ib, P_ECHO);
+    int status;
+    memcpy(&status, tr_msg_data(m), sizeof status);
+    tr_msg_free(m);
+    assert_int_equal(status, TR_EDOWN);
+    assert_true(tr_now_ns() - t0 < 5000 * INT64_C(1000000));
+    tr_inbox_free(ib);
+    test_close(b);
+    // Names go with their node.
+    tr_ref gone;
+    TEST_WAIT_UNTIL(tr_whereis(a, "sink", &gone) != 0);
+    assert_int_equal(tr_whereis(a, "sink", &gone), TR_ENOACTOR);
+    test_close(a);
+}
+
+static void
+test_wrong_secret_refused(void **state)
+{
+    (void)state;
+    char url[256];
+    tr_system *a = node_open("a", NULL, secret);
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_system *c = node_open("c", url, "not the secret");
+    tr_node_stats st = {0};
+    TEST_WAIT_UNTIL(tr_node_stats_get(c, &st) == 0 && st.auth_failures > 0);
+    assert_true(st.auth_failures > 0);
+    assert_int_equal(tr_node_wait_peers(a, 1, 300), TR_ETIMEDOUT);
+    assert_int_equal(tr_node_wait_peers(c, 1, 10), TR_ETIMEDOUT);
+    test_close(c);
+    test_close(a);
+}
+
+// Raw bytes at a node: oversize, truncated and random frames are refused
+// and counted; the node keeps serving its peers.
+static void
+raw_send(const char *url, const void *bytes, size_t len)
+{
+    nng_stream_dialer *d;
+    nng_aio *aio;
+    assert_int_equal(nng_stream_dialer_alloc(&d, url), 0);
+    assert_int_equal(nng_aio_alloc(&aio, NULL, NULL), 0);
+    nng_aio_set_timeout(aio, 5000);
+    nng_stream_dialer_dial(d, aio);
+    nng_aio_wait(aio);
+    assert_int_equal(nng_aio_result(aio), 0);
+    nng_stream *s = nng_aio_get_output(aio, 0);
+    nng_iov iov = {.iov_buf = (void *)bytes, .iov_len = len};
+    nng_aio_set_iov(aio, 1, &iov);
+    nng_stream_send(s, aio);
+    nng_aio_wait(aio);
+    // Wait for the node to hang up on us (or 5 s).
+    char sink[64];
+    iov = (nng_iov){.iov_buf = sink, .iov_len = sizeof sink};
+    nng_aio_set_iov(aio, 1, &iov);
+    for (int i = 0; i < 100; i++) {
+        nng_stream_recv(s, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) != 0)
+            break;
+    }
+    nng_stream_free(s);
+    nng_aio_free(aio);
+    nng_stream_dialer_free(d);
+}
+
+static void
+test_bad_frames_refused(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    char url[256];
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_node_stats before, after;
+    tr_node_stats_get(a, &before);
+    raw_send(url, "\xff\xff\xff\xff", 4);             // 4 GiB declared
+    raw_send(url, "\x00\x00\x00\x03\xdd\xff\xff", 7); // huge array, cut
+    raw_send(url, "\x00\x00\x00\x02\x91\x04", 6);     // a beat before hello
+    raw_send(url, "\x00\x00\x00\x00", 4);             // empty frame
+    unsigned seed = 7;
+    for (int i = 0; i < 20; i++) {
+        unsigned char junk[40];
+        junk[0] = junk[1] = junk[2] = 0;
+        junk[3] = 36;
+        for (size_t k = 4; k < sizeof junk; k++)
+            junk[k] = (unsigned char)rand_r(&seed);
+        raw_send(url, junk, sizeof junk);
+    }
+    tr_node_stats_get(a, &after);
+    assert_true(after.proto_errors >= before.proto_errors + 20);
+    assert_int_equal(after.peers_up, 1);
+    // Still serving b.
+    tr_ref echo = remote_probe(a, TR_REF_NONE, "echo2", b, NULL);
+    tr_msg *reply;
+    assert_int_equal(tr_call(b, echo, P_ECHO, "x", 1, TEST_WAIT_MS, &reply), 0);
+    tr_msg_free(reply);
+    test_close(b);
+    test_close(a);
+}
+
+// b restarts (a new system with the same name): a's refs to the old one
+// fail with TR_ENOACTOR and never reach the new process's actors.
+static void
+test_restart_new_incarnation(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    tr_ref old = remote_probe(b, TR_REF_NONE, "svc", a, NULL);
+    test_close(b);
+    char url[256];
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    b = node_open("b", url, secret);
+    tr_ref fresh = remote_probe(b, TR_REF_NONE, "svc", a, NULL);
+    assert_false(tr_ref_eq(old, fresh));
+    assert_int_equal(tr_system_send(a, old, P_ECHO, NULL, 0), TR_ENOACTOR);
+    tr_msg *reply;
+    assert_int_equal(tr_call(a, fresh, P_ECHO, NULL, 0, TEST_WAIT_MS, &reply),
+                     0);
+    tr_msg_free(reply);
+    test_close(b);
+    test_close(a);
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_across_nodes),
+        cmocka_unit_test(test_fifo_under_load),
+        cmocka_unit_test(test_monitor_and_link_across_nodes),
+        cmocka_unit_test(test_node_loss_fails_fast),
+        cmocka_unit_test(test_wrong_secret_refused),
+        cmocka_unit_test(test_bad_frames_refused),
+        cmocka_unit_test(test_restart_new_incarnation),
+    };
+    test_main("cluster/node", tests, argc, argv);
+}
