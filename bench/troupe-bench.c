@@ -22,7 +22,9 @@
 // an actor has handled and sent the loop's budget (64 by default) in all,
 // so a batch of 64 is about one turn; then actors sharing the loop (the
 // counter, the workers) get theirs.
+#define _POSIX_C_SOURCE 200809L
 #include <troupe.h>
+#include <troupe/cluster.h>
 #include <troupe/supervisor.h>
 
 #include <inttypes.h>
@@ -31,7 +33,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
@@ -69,7 +75,10 @@ struct job {
     tr_ref main; // main's inbox
     uint64_t n;  // the workload's size
     int variant; // a workload's variant (counting: 1 = cross-loop)
+    tr_ref peer; // remote workloads: the actor in the other process
 };
+
+#define REMOTE 3 // the variant of pingpong and counting across processes
 
 // report is a driver's last word to main: what it counted and summed, so
 // main can check both.
@@ -128,6 +137,9 @@ struct bench {
     uint64_t size[MAX_SIZES]; // in the order of BENCH.md's table
     double seconds;           // the workload's own time
     double value;             // in the workload's unit
+    tr_ref peer;              // remote workloads: the other process's actor
+    unsigned loops;           // --loops, passed on to the other process
+    pid_t child;              // remote workloads: the other process
 };
 
 static int fail(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -152,7 +164,10 @@ static int
 run_driver_variant(struct bench *b, const tr_behavior *beh, uint64_t n,
                    int variant, struct report *r)
 {
-    struct job job = {.main = tr_inbox_ref(b->ib), .n = n, .variant = variant};
+    struct job job = {.main = tr_inbox_ref(b->ib),
+                      .n = n,
+                      .variant = variant,
+                      .peer = b->peer};
     tr_ref driver;
     int64_t t0 = tr_now_ns();
     int rc = tr_system_spawn(&driver, b->sys, beh, &job, sizeof job, NULL);
@@ -235,8 +250,12 @@ ping_receive(tr_ctx *ctx, const tr_msg *m)
     struct ping *s = tr_state(ctx);
     int rc = 0;
     if (tr_msg_type(m) == MSG_START) {
-        // Idiomatic placement: pong is ping's child, on ping's loop.
-        rc = tr_spawn(&s->pong, ctx, &pong_beh, NULL, 0, NULL);
+        // Idiomatic placement: pong is ping's child, on ping's loop; or
+        // in the other process.
+        if (s->job.variant == REMOTE)
+            s->pong = s->job.peer;
+        else
+            rc = tr_spawn(&s->pong, ctx, &pong_beh, NULL, 0, NULL);
     } else if (tr_msg_type(m) == MSG_BALL) {
         s->sum += msg_u64(m);
         if (++s->count == s->job.n)
@@ -389,6 +408,8 @@ producer_batch(tr_ctx *ctx, struct producer *s)
     while (s->sent < end) {
         uint64_t v = s->sent + 1;
         int rc = tr_send(ctx, s->counter, MSG_ADD, &v, sizeof v);
+        if (rc == TR_EFULL && s->job.variant == REMOTE) // outbox full
+            return tr_send(ctx, tr_self(ctx), MSG_MORE, NULL, 0);
         if (rc == TR_EFULL) // counting-bounded: pause until there is room
             return tr_notify_writable(ctx, s->counter);
         if (rc != 0)
@@ -418,7 +439,11 @@ producer_receive(tr_ctx *ctx, const tr_msg *m)
             o.loop = (o.loop + 1) % loops;
         if (s->job.variant == 2) // counting-bounded
             o.capacity = 1024;
-        rc = tr_spawn(&s->counter, ctx, &counter_beh, NULL, 0, &o);
+        rc = 0;
+        if (s->job.variant == REMOTE)
+            s->counter = s->job.peer;
+        else
+            rc = tr_spawn(&s->counter, ctx, &counter_beh, NULL, 0, &o);
         if (rc == 0)
             rc = producer_batch(ctx, s);
     } else if (tr_msg_type(m) == MSG_MORE ||
@@ -994,6 +1019,115 @@ run_treestop(struct bench *b)
 }
 
 // ---------------------------------------------------------------------------
+// remote-pingpong N, remote-counting N: pingpong and counting with pong /
+// the counter in a second process (this program run with --peer URL),
+// joined as two troupe nodes over tcp://127.0.0.1.
+
+static const char bench_secret[] = "troupe-bench";
+
+static int
+node_begin(tr_system *sys, const char *name, const char *seed)
+{
+    const char *seeds[1] = {seed};
+    tr_node_config nc = {.name = name,
+                         .listen = seed == NULL ? "tcp://127.0.0.1:0" : NULL,
+                         .seeds = seeds,
+                         .nseeds = seed != NULL,
+                         .secret = bench_secret,
+                         .secret_len = sizeof bench_secret - 1};
+    return tr_node_start(sys, &nc);
+}
+
+// peer_main is the second process: it serves pong and a counter until the
+// first process goes away.
+static int
+peer_main(const char *url, unsigned loops)
+{
+    tr_system *sys;
+    tr_config cfg = {.loops = loops};
+    tr_ref pong, counter;
+    int rc = tr_system_open(&sys, &cfg);
+    if (rc == 0)
+        rc = node_begin(sys, "bench-peer", url);
+    if (rc == 0)
+        rc = tr_system_spawn(&pong, sys, &pong_beh, NULL, 0, NULL);
+    if (rc == 0)
+        rc = tr_system_spawn(&counter, sys, &counter_beh, NULL, 0, NULL);
+    if (rc == 0)
+        rc = tr_register(sys, "pong", pong);
+    if (rc == 0)
+        rc = tr_register(sys, "counter", counter);
+    if (rc == 0)
+        rc = tr_node_wait_peers(sys, 1, WAIT_MS);
+    tr_node_stats st;
+    while (rc == 0 && tr_node_stats_get(sys, &st) == 0 && st.peers_up != 0) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    tr_system_close(sys, CLOSE_MS, NULL);
+    return rc == 0 ? 0 : 1;
+}
+
+static int
+run_remote(struct bench *b, const char *name, int (*run)(struct bench *))
+{
+    char url[256], loops[16];
+    int rc = node_begin(b->sys, "bench-main", NULL);
+    if (rc == 0)
+        rc = tr_node_url(b->sys, url, sizeof url);
+    if (rc != 0)
+        return fail("node: %s", tr_strerror(rc));
+    snprintf(loops, sizeof loops, "%u", b->loops);
+    char *args[] = {"troupe-bench", "--peer", url, "--loops", loops, NULL};
+    extern char **environ;
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0)
+        return fail("cannot start the peer process");
+    int64_t end = tr_now_ns() + (int64_t)WAIT_MS * 1000000;
+    while ((rc = tr_whereis(b->sys, name, &b->peer)) != 0 &&
+           tr_now_ns() < end) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    int ret = rc != 0 ? fail("peer: no %s", name) : run(b);
+    if (ret != 0)
+        kill(pid, SIGKILL);
+    // The peer leaves when this node closes; main closes it after us.
+    b->child = pid;
+    return ret;
+}
+
+static int
+run_remote_pingpong_inner(struct bench *b)
+{
+    uint64_t n = b->size[0];
+    struct report r;
+    if (run_driver_variant(b, &ping_beh, n, REMOTE, &r) != 0 ||
+        check(&r, n, n * (n - 1) / 2) != 0)
+        return -1;
+    b->value = (double)n / b->seconds;
+    return 0;
+}
+
+static int
+run_remote_pingpong(struct bench *b)
+{
+    return run_remote(b, "pong", run_remote_pingpong_inner);
+}
+
+static int
+run_remote_counting_inner(struct bench *b)
+{
+    return run_counting_variant(b, REMOTE);
+}
+
+static int
+run_remote_counting(struct bench *b)
+{
+    return run_remote(b, "counter", run_remote_counting_inner);
+}
+
+// ---------------------------------------------------------------------------
 // Workloads and main
 
 struct workload {
@@ -1014,6 +1148,8 @@ static const struct workload workloads[] = {
     {"request", 1, {10000000}, "requests/s", run_request},
     {"restart", 1, {10000}, "restarts/s", run_restart},
     {"treestop", 1, {1000000}, "actors/s", run_treestop},
+    {"remote-pingpong", 1, {300000}, "roundtrips/s", run_remote_pingpong},
+    {"remote-counting", 1, {10000000}, "msgs/s", run_remote_counting},
 };
 
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
@@ -1051,6 +1187,8 @@ parse_u64(const char *s, uint64_t *out)
 int
 main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "--peer") == 0)
+        return peer_main(argv[2], (unsigned)atoi(argv[4]));
     const struct workload *w = NULL;
     for (size_t i = 0; argc > 1 && i < NWORKLOADS; i++)
         if (strcmp(argv[1], workloads[i].name) == 0)
@@ -1066,7 +1204,7 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "--loops") == 0) {
             if (++i == argc || !parse_u64(argv[i], &v) || v > 254)
                 return usage();
-            cfg.loops = (unsigned)v;
+            cfg.loops = b.loops = (unsigned)v;
         } else if (nsizes < w->nsizes && parse_u64(argv[i], &v) && v > 0) {
             b.size[nsizes++] = v;
         } else {
@@ -1090,6 +1228,8 @@ main(int argc, char **argv)
     tr_inbox_free(b.ib);
     tr_stats st;
     rc = tr_system_close(b.sys, CLOSE_MS, &st);
+    if (b.child > 0 && waitpid(b.child, NULL, 0) < 0)
+        fail("waiting for the peer process");
     if (rc != 0) {
         fail("tr_system_close: %s", tr_strerror(rc));
         return 1;
