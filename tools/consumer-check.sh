@@ -4,7 +4,8 @@
 #
 # consumer-check.sh BUILD_DIR: installs that build into a scratch prefix
 # and builds tests/consumer against it twice, with CMake's find_package and
-# with pkg-config, then runs both programs.
+# with pkg-config, then runs both programs, and checks that the installed
+# troupe-launch reads a config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$1
@@ -22,3 +23,6 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
 cc -std=c11 -Wall -Werror -o "$prefix/pc-consumer" tests/consumer/main.c \
     $(pkg-config --cflags --libs troupe)
 LD_LIBRARY_PATH=$libdir "$prefix/pc-consumer"
+
+printf 'node a -- /bin/true\n' >"$prefix/launch.conf"
+"$prefix/bin/troupe-launch" --check "$prefix/launch.conf"
