@@ -8,8 +8,11 @@
 //   nng_bench <workload> [N] [--threads K]
 //
 // workloads:
-//   remote-pingpong[-req][-ipc]      N round trips of one 8-byte message over
-//                                    a pair1 socket pair (-req: req/rep)
+//   remote-pingpong[-req][-aio][-ipc]
+//                                    N round trips of one 8-byte message over
+//                                    a pair1 socket pair (-req: req/rep);
+//                                    blocking calls, or with -aio nng's
+//                                    completion callbacks on both sides
 //   remote-counting[-batchB][-ipc]   N integers pushed one-way (push/pull),
 //                                    B per nng message (default 1), then an
 //                                    ask for the total on a second socket
@@ -49,6 +52,7 @@
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 extern char **environ;
 
@@ -64,6 +68,7 @@ struct spec {
     bool counting;    // remote-counting (else remote-pingpong)
     bool ipc;         // ipc:// instead of tcp://127.0.0.1
     bool req;         // pingpong over req/rep instead of pair1
+    bool aio;         // pingpong driven by nng_aio callbacks
     uint64_t batch;   // counting: integers per nng message
 };
 
@@ -206,6 +211,118 @@ report(const struct spec *sp, uint64_t n, double secs, const char *unit)
 
 // -- remote-pingpong -------------------------------------------------------
 
+// aio_pp runs a ping-pong from nng's completion callbacks, so that no
+// thread of ours is woken per message: the way an event loop would drive
+// nng. The measuring side sends i, checks the echo and sends i + 1 from the
+// receive callback; the echoing side sends each message back from its
+// receive callback until an empty one.
+struct aio_pp {
+    nng_socket s;
+    nng_aio *send;
+    nng_aio *recv;
+    bool measuring; // sends 1..n and checks the echoes; else echoes
+    uint64_t i;     // measuring: the round trip under way
+    uint64_t n;
+    nng_msg *last; // measuring: the message of the last round trip
+    nng_mtx *mtx;
+    nng_cv *cv;
+    bool done; // under mtx
+    int err;   // under mtx: an nng error, or -1 for a wrong echo
+};
+
+static void
+pp_finish(struct aio_pp *pp, int err)
+{
+    nng_mtx_lock(pp->mtx);
+    pp->done = true;
+    pp->err = err;
+    nng_cv_wake(pp->cv);
+    nng_mtx_unlock(pp->mtx);
+}
+
+static void
+pp_send_cb(void *arg)
+{
+    struct aio_pp *pp = arg;
+    int rv = nng_aio_result(pp->send);
+    if (rv != 0) {
+        nng_msg_free(nng_aio_get_msg(pp->send));
+        pp_finish(pp, rv);
+        return;
+    }
+    nng_recv_aio(pp->s, pp->recv);
+}
+
+static void
+pp_recv_cb(void *arg)
+{
+    struct aio_pp *pp = arg;
+    int rv = nng_aio_result(pp->recv);
+    if (rv != 0) {
+        pp_finish(pp, rv);
+        return;
+    }
+    nng_msg *m = nng_aio_get_msg(pp->recv);
+    if (pp->measuring) {
+        uint64_t v;
+        if (nng_msg_trim_u64(m, &v) != 0 || v != pp->i) {
+            nng_msg_free(m);
+            pp_finish(pp, -1);
+            return;
+        }
+        if (pp->i == pp->n) {
+            pp->last = m;
+            pp_finish(pp, 0);
+            return;
+        }
+        pp->i++;
+        nng_msg_clear(m);
+        if ((rv = nng_msg_append_u64(m, pp->i)) != 0) {
+            nng_msg_free(m);
+            pp_finish(pp, rv);
+            return;
+        }
+    } else if (nng_msg_len(m) == 0) {
+        nng_msg_free(m);
+        pp_finish(pp, 0);
+        return;
+    }
+    nng_aio_set_msg(pp->send, m);
+    nng_send_aio(pp->s, pp->send);
+}
+
+static void
+pp_init(struct aio_pp *pp, nng_socket s, bool measuring)
+{
+    *pp = (struct aio_pp){.s = s, .measuring = measuring};
+    check_nng(nng_aio_alloc(&pp->send, pp_send_cb, pp), "aio alloc");
+    check_nng(nng_aio_alloc(&pp->recv, pp_recv_cb, pp), "aio alloc");
+    nng_aio_set_timeout(pp->send, IO_TIMEOUT_MS);
+    nng_aio_set_timeout(pp->recv, IO_TIMEOUT_MS);
+    check_nng(nng_mtx_alloc(&pp->mtx), "mtx alloc");
+    check_nng(nng_cv_alloc(&pp->cv, pp->mtx), "cv alloc");
+}
+
+// pp_wait waits until the callbacks are done and returns their error.
+static int
+pp_wait(struct aio_pp *pp)
+{
+    nng_mtx_lock(pp->mtx);
+    while (!pp->done)
+        nng_cv_wait(pp->cv);
+    nng_mtx_unlock(pp->mtx);
+    return pp->err;
+}
+
+static void
+pp_fini(struct aio_pp *pp)
+{
+    nng_aio_free(pp->send);
+    nng_aio_free(pp->recv);
+    nng_cv_free(pp->cv);
+    nng_mtx_free(pp->mtx);
+}
+
 // pingpong_measure sends 1..n one at a time, each as an 8-byte message, and
 // waits for each to come back before the next.
 static void
@@ -227,15 +344,34 @@ pingpong_measure(const struct spec *sp, uint64_t n)
     check_nng(nng_sendmsg(s, m, 0), "send");
     check_nng(nng_recvmsg(s, &m, 0), "recv");
     double t0 = now_s();
-    for (uint64_t i = 1; i <= n; i++) {
+    double secs;
+    if (sp->aio) {
+        struct aio_pp pp;
+        pp_init(&pp, s, true);
+        pp.i = 1;
+        pp.n = n;
         nng_msg_clear(m);
-        check_nng(nng_msg_append_u64(m, i), "append");
-        check_nng(nng_sendmsg(s, m, 0), "send");
-        check_nng(nng_recvmsg(s, &m, 0), "recv");
-        if (nng_msg_trim_u64(m, &v) != 0 || v != i)
-            fail("pingpong: round trip %" PRIu64 " came back wrong", i);
+        check_nng(nng_msg_append_u64(m, 1), "append");
+        nng_aio_set_msg(pp.send, m);
+        nng_send_aio(s, pp.send);
+        int rv = pp_wait(&pp);
+        secs = now_s() - t0;
+        if (rv == -1)
+            fail("pingpong: round trip %" PRIu64 " came back wrong", pp.i);
+        check_nng(rv, "aio");
+        m = pp.last;
+        pp_fini(&pp);
+    } else {
+        for (uint64_t i = 1; i <= n; i++) {
+            nng_msg_clear(m);
+            check_nng(nng_msg_append_u64(m, i), "append");
+            check_nng(nng_sendmsg(s, m, 0), "send");
+            check_nng(nng_recvmsg(s, &m, 0), "recv");
+            if (nng_msg_trim_u64(m, &v) != 0 || v != i)
+                fail("pingpong: round trip %" PRIu64 " came back wrong", i);
+        }
+        secs = now_s() - t0;
     }
-    double secs = now_s() - t0;
     // An empty message stops the peer.
     nng_msg_clear(m);
     check_nng(nng_sendmsg(s, m, 0), "send stop");
@@ -250,6 +386,15 @@ pingpong_peer(const struct spec *sp, const char *url)
     nng_socket s;
     check_nng(sp->req ? nng_rep0_open(&s) : nng_pair1_open(&s), "open");
     check_nng(nng_dial(s, url, NULL, 0), "dial");
+    if (sp->aio) {
+        struct aio_pp pp;
+        pp_init(&pp, s, false);
+        nng_recv_aio(s, pp.recv);
+        check_nng(pp_wait(&pp), "aio");
+        pp_fini(&pp);
+        nng_close(s);
+        return;
+    }
     for (;;) {
         nng_msg *m;
         check_nng(nng_recvmsg(s, &m, 0), "recv");
@@ -347,7 +492,7 @@ counting_peer(const char *url, const char *url2)
 
 // -- main ------------------------------------------------------------------
 
-// parse_spec parses remote-pingpong[-req][-ipc] and
+// parse_spec parses remote-pingpong[-req][-aio][-ipc] and
 // remote-counting[-batchB][-ipc].
 static bool
 parse_spec(struct spec *sp, const char *name)
@@ -358,6 +503,10 @@ parse_spec(struct spec *sp, const char *name)
         rest = name + 15;
         if (strncmp(rest, "-req", 4) == 0) {
             sp->req = true;
+            rest += 4;
+        }
+        if (strncmp(rest, "-aio", 4) == 0) {
+            sp->aio = true;
             rest += 4;
         }
     } else if (strncmp(name, "remote-counting", 15) == 0) {
@@ -396,8 +545,10 @@ static int
 usage(void)
 {
     fputs("usage: nng_bench <workload> [N] [--threads K]\n"
-          "  remote-pingpong[-req][-ipc]     pair1 (or req/rep) round trips\n"
-          "  remote-counting[-batchB][-ipc]  push/pull, B integers a message\n"
+          "  remote-pingpong[-req][-aio][-ipc]  pair1 (or req/rep) round "
+          "trips\n"
+          "  remote-counting[-batchB][-ipc]     push/pull, B integers a "
+          "message\n"
           "  (tcp://127.0.0.1 unless -ipc; --threads is ignored)\n",
           stderr);
     return 2;
