@@ -53,7 +53,7 @@ workload("idle") -> {fun idle/1, 1000000};
 workload("request") -> {fun request/1, 1000000};
 workload("restart") -> {fun restart/1, 10000};
 workload("treestop") -> {fun treestop/1, 1000000};
-workload("remote-pingpong") -> {fun remote_pingpong/1, 30000};
+workload("remote-pingpong") -> {fun remote_pingpong/1, 100000};
 workload("remote-counting") -> {fun remote_counting/1, 2000000};
 workload(_) ->
     fail("usage: run.sh pingpong|counting|fjcreate|idle|request|restart|treestop"
