@@ -9,5 +9,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/build}
 mkdir -p "$out"
 ${CXX:-g++} -O2 -std=c++17 -o "$out/caf_bench" "$here/caf_bench.cpp" \
-  -lcaf_core -pthread
+  -lcaf_io -lcaf_core -pthread
 echo "$out/caf_bench"

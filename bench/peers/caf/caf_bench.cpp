@@ -3,15 +3,29 @@
 //
 // CAF 0.17 peer for the troupe benchmarks (see /work/shared/BENCH.md):
 // pingpong, counting, fjcreate, idle and request, written with event-based
-// actors on CAF's default work-stealing scheduler.
+// actors on CAF's default work-stealing scheduler; remote-pingpong and
+// remote-counting, the same actors in two processes connected by CAF's
+// middleman (BASP over TCP on 127.0.0.1).
 //
 //   caf_bench <workload> [N] [--threads K]    (K worker threads, default 2)
+//
+// For the remote workloads the program starts itself again as the peer
+// process (`caf_bench --peer <workload> <port> <pid> --threads K`).
 //
 // Prints `RESULT <name> <n> <seconds> <value> <unit>`; a failed self-check
 // prints `FAILED <reason>` on stderr and exits 1.
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +43,8 @@ using done_atom = atom_constant<atom("done")>;
 using ready_atom = atom_constant<atom("ready")>;
 using stop_atom = atom_constant<atom("stop")>;
 
+extern char** environ;
+
 namespace {
 
 using clk = std::chrono::steady_clock;
@@ -37,9 +53,16 @@ double since(clk::time_point t0) {
   return std::chrono::duration<double>(clk::now() - t0).count();
 }
 
+// The peer process of a remote workload, once started.
+pid_t peer_pid = -1;
+
 [[noreturn]] void fail(const std::string& why) {
   std::fprintf(stderr, "FAILED %s\n", why.c_str());
   std::fflush(stderr);
+  if (peer_pid > 0) {
+    kill(peer_pid, SIGKILL);
+    waitpid(peer_pid, nullptr, 0);
+  }
   std::_Exit(1);
 }
 
@@ -250,24 +273,170 @@ void run_request(actor_system& sys, int64_t n) {
   report("request", n, secs, n / secs, "requests/s");
 }
 
+// -- remote-pingpong and remote-counting ---------------------------------------
+
+// The measuring process publishes its main thread's scoped actor on
+// 127.0.0.1 (a port the OS picks) and starts the peer process, which
+// connects with io::remote_actor, spawns pong or the counter and sends its
+// handle back. From then on the actors are those of pingpong and counting:
+// sends to the remote handle go through a proxy to the BASP broker, which
+// serializes them onto the TCP connection. The peer stays up until its actor
+// is gone or the connection drops.
+
+const char* self_exe = nullptr; // argv[0]
+int64_t sched_threads = 2;      // --threads, passed on to the peer
+
+// A whole remote run must end within this time; SIGALRM kills the peer.
+constexpr unsigned run_timeout_s = 300;
+
+void on_alarm(int) {
+  static const char msg[] = "FAILED timeout\n";
+  if (peer_pid > 0)
+    kill(peer_pid, SIGKILL);
+  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+    // nothing more to do
+  }
+  _exit(1);
+}
+
+// Publishes `self`, starts the peer for `name` and returns the handle of the
+// actor it spawned, which `self` monitors: see wait_done.
+actor start_peer(actor_system& sys, scoped_actor& self, const char* name) {
+  signal(SIGALRM, on_alarm);
+  alarm(run_timeout_s);
+  auto port = io::publish(actor{self}, 0, "127.0.0.1");
+  if (!port)
+    fail(std::string("publish: ") + sys.render(port.error()));
+  auto port_s = std::to_string(*port);
+  auto pid_s = std::to_string(getpid());
+  auto threads_s = std::to_string(sched_threads);
+  const char* argv[] = {self_exe,        "--peer",    name,
+                        port_s.c_str(),  pid_s.c_str(), "--threads",
+                        threads_s.c_str(), nullptr};
+  int rv = posix_spawn(&peer_pid, "/proc/self/exe", nullptr, nullptr,
+                       const_cast<char**>(argv), environ);
+  if (rv != 0) {
+    peer_pid = -1;
+    fail(std::string("posix_spawn: ") + std::strerror(rv));
+  }
+  actor worker;
+  self->receive([&](ready_atom, actor w) { worker = std::move(w); },
+                after(std::chrono::seconds(30)) >>
+                  [&] { fail("the peer did not connect within 30 s"); });
+  self->monitor(worker);
+  return worker;
+}
+
+// Waits for the workload's (done, x) and returns x; fails if the peer's
+// actor goes down first (the peer process died or the connection dropped).
+int64_t wait_done(actor_system& sys, scoped_actor& self) {
+  int64_t x = -1;
+  self->receive([&](done_atom, int64_t i) { x = i; },
+                [&](down_msg& dm) {
+                  fail("the peer's actor went down: "
+                       + sys.render(dm.reason));
+                });
+  return x;
+}
+
+// Waits (at most 10 s) for the peer to exit; returns its peak RSS in kB.
+long reap_peer() {
+  for (int i = 0; i < 1000; ++i) {
+    int st = 0;
+    struct rusage ru;
+    pid_t r = wait4(peer_pid, &st, WNOHANG, &ru);
+    if (r < 0)
+      fail(std::string("wait4: ") + std::strerror(errno));
+    if (r == peer_pid) {
+      peer_pid = -1;
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail("the peer exited with status " + std::to_string(st));
+      return ru.ru_maxrss;
+    }
+    usleep(10000);
+  }
+  fail("the peer did not exit within 10 s");
+}
+
+// Reaps the peer and prints the peak RSS of both processes on stderr.
+void peak_rss(const char* name) {
+  long peer_kb = reap_peer();
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::fprintf(stderr, "%s: peak RSS measuring process %ld kB, peer %ld kB\n",
+               name, ru.ru_maxrss, peer_kb);
+}
+
+void run_remote_pingpong(actor_system& sys, int64_t n) {
+  scoped_actor self{sys};
+  auto buddy = start_peer(sys, self, "remote-pingpong");
+  auto t0 = clk::now();
+  sys.spawn(ping, buddy, n, actor{self});
+  int64_t got = wait_done(sys, self);
+  double secs = since(t0);
+  if (got != n)
+    fail("remote-pingpong: " + std::to_string(got) + " round trips, expected "
+         + std::to_string(n));
+  peak_rss("remote-pingpong"); // ping's exit message stops the peer's pong
+  report("remote-pingpong", n, secs, n / secs, "roundtrips/s");
+}
+
+// The producer is counting's: it sends all N integers from one handler, so
+// they queue in the BASP broker (and its write buffer) as fast as they are
+// made; see the README for what that costs in memory.
+void run_remote_counting(actor_system& sys, int64_t n) {
+  scoped_actor self{sys};
+  auto cnt = start_peer(sys, self, "remote-counting");
+  auto t0 = clk::now();
+  sys.spawn(producer, cnt, n, actor{self});
+  int64_t total = wait_done(sys, self);
+  double secs = since(t0);
+  if (total != n * (n + 1) / 2)
+    fail("remote-counting: total " + std::to_string(total) + ", expected "
+         + std::to_string(n * (n + 1) / 2));
+  peak_rss("remote-counting"); // the producer's exit message stops the peer
+  report("remote-counting", n, secs, n / secs, "msgs/s");
+}
+
+// The peer process: connects to the measuring process's scoped actor at
+// `port`, spawns the workload's remote actor, sends its handle, and returns
+// once that actor is down or the measuring process is gone.
+int run_peer(actor_system& sys, const std::string& name, uint16_t port) {
+  auto parent = io::remote_actor(sys, "127.0.0.1", port);
+  if (!parent)
+    fail("peer: remote_actor: " + sys.render(parent.error()));
+  scoped_actor self{sys};
+  actor w = name == "remote-pingpong" ? sys.spawn(pong) : sys.spawn(counter);
+  self->monitor(w);
+  self->monitor(*parent);
+  self->send(*parent, ready_atom::value, w);
+  self->receive([](down_msg&) {},
+                after(std::chrono::seconds(run_timeout_s)) >>
+                  [] { fail("peer: timeout"); });
+  return 0;
+}
+
 struct workload {
   const char* name;
   void (*run)(actor_system&, int64_t);
   int64_t default_n;
+  bool remote; // loads the middleman
 };
 
 const workload workloads[] = {
-  {"pingpong", run_pingpong, 3000000},
-  {"counting", run_counting, 20000000},
-  {"fjcreate", run_fjcreate, 1000000},
-  {"idle", run_idle, 1000000},
-  {"request", run_request, 1000000},
+  {"pingpong", run_pingpong, 3000000, false},
+  {"counting", run_counting, 20000000, false},
+  {"fjcreate", run_fjcreate, 1000000, false},
+  {"idle", run_idle, 1000000, false},
+  {"request", run_request, 1000000, false},
+  {"remote-pingpong", run_remote_pingpong, 30000, true},
+  {"remote-counting", run_remote_counting, 2000000, true},
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: caf_bench pingpong|counting|fjcreate|idle|request [N] "
-               "[--threads K]\n");
+               "usage: caf_bench pingpong|counting|fjcreate|idle|request|"
+               "remote-pingpong|remote-counting [N] [--threads K]\n");
   std::exit(2);
 }
 
@@ -277,6 +446,20 @@ int main(int argc, char** argv) {
   const workload* w = nullptr;
   int64_t n = 0;
   int64_t threads = 2;
+  self_exe = argv[0];
+  if (argc >= 5 && std::strcmp(argv[1], "--peer") == 0) {
+    // The peer dies with the measuring process.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != (pid_t) std::atol(argv[4]))
+      return 1;
+    if (argc >= 7 && std::strcmp(argv[5], "--threads") == 0)
+      threads = std::atoll(argv[6]);
+    actor_system_config cfg;
+    cfg.set("scheduler.max-threads", threads);
+    cfg.load<io::middleman>();
+    actor_system sys{cfg};
+    return run_peer(sys, argv[2], (uint16_t) std::atoi(argv[3]));
+  }
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       threads = std::atoll(argv[++i]);
@@ -295,8 +478,11 @@ int main(int argc, char** argv) {
     usage();
   if (n == 0)
     n = w->default_n;
+  sched_threads = threads;
   actor_system_config cfg;
   cfg.set("scheduler.max-threads", threads);
+  if (w->remote)
+    cfg.load<io::middleman>();
   actor_system sys{cfg};
   w->run(sys, n);
   return 0;

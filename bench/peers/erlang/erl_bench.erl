@@ -4,11 +4,15 @@
 % Erlang/OTP 25 peer for the troupe benchmarks (see /work/shared/BENCH.md):
 % pingpong, counting, fjcreate and idle, written with plain processes and
 % send/receive; request, written with a gen_server; restart and treestop,
-% written with supervisors. This module is also the callback module of those
-% gen_servers and supervisors: init/1 tells them apart by its argument. Run it
-% through run.sh:
+% written with supervisors; remote-pingpong and remote-counting, with plain
+% processes on two distributed nodes. This module is also the callback module
+% of those gen_servers and supervisors: init/1 tells them apart by its
+% argument. Run it through run.sh:
 %
 %   run.sh <workload> [N] [--threads K]
+%
+% For the remote workloads run.sh starts a second node first (peer/1 below)
+% and names it to this one with `-bench_peer Node`.
 %
 % Prints `RESULT <name> <n> <seconds> <value> <unit>`; a failed self-check
 % prints `FAILED <reason>` on stderr and halts with status 1.
@@ -17,8 +21,11 @@
 % Also a supervisor callback module (init/1 clauses for {restart_sup, ...} and
 % {tree_sup, ...}); not declared with -behaviour, as erlc warns when two
 % behaviours both require init/1.
--export([main/1]).
+-export([main/1, peer/1]).
+% spawned on the peer node by the remote workloads
+-export([pong/0, counter/1]).
 -export([init/1, handle_call/3, handle_cast/2]).
+-export([vm_hwm_kb/0]).
 
 % Processes that may build up a long mailbox keep it off the heap, as the OTP
 % docs advise, so garbage collection does not copy the queue again and again.
@@ -46,9 +53,11 @@ workload("idle") -> {fun idle/1, 1000000};
 workload("request") -> {fun request/1, 1000000};
 workload("restart") -> {fun restart/1, 10000};
 workload("treestop") -> {fun treestop/1, 1000000};
+workload("remote-pingpong") -> {fun remote_pingpong/1, 100000};
+workload("remote-counting") -> {fun remote_counting/1, 2000000};
 workload(_) ->
     fail("usage: run.sh pingpong|counting|fjcreate|idle|request|restart|treestop"
-         " [N] [--threads K]").
+         "|remote-pingpong|remote-counting [N] [--threads K]").
 
 %% -- pingpong ----------------------------------------------------------------
 
@@ -311,6 +320,106 @@ tree_count(Sup) ->
          ({_, _, worker, _}, {S, W, D}) ->
               {S, W + 1, max(D, 2)}
       end, {1, 0, 1}, supervisor:which_children(Sup)).
+
+%% -- remote-pingpong and remote-counting -------------------------------------
+
+% Two nodes on 127.0.0.1 (run.sh starts both): this one measures, the peer
+% node (named by `-bench_peer`) hosts pong or the counter, spawned there
+% from here. The processes are the same as in pingpong and counting; every
+% message crosses the distribution connection (TCP over loopback).
+remote_pingpong(N) ->
+    Peer = connect_peer(),
+    Self = self(),
+    Pong = spawn(Peer, ?MODULE, pong, []),
+    Ref = monitor(process, Pong),
+    T0 = mono_ns(),
+    spawn(fun() -> Pong ! {ping, self(), 1}, ping(Pong, N, Self) end),
+    Got = receive
+              {done, I} -> I;
+              {'DOWN', Ref, process, _, Why} -> peer_down(Why)
+          end,
+    Secs = since(T0),
+    check(Got =:= N, "remote-pingpong: ~b round trips, expected ~b", [Got, N]),
+    peak_rss('remote-pingpong', Peer),
+    report('remote-pingpong', N, Secs, N / Secs, "roundtrips/s").
+
+% The calling process is the producer. Sends to a remote pid queue on the
+% distribution connection; when that queue passes the dist_buf_busy_limit
+% (1 MB by default) the producer is suspended until it drains, so the
+% producer runs at most that far ahead.
+remote_counting(N) ->
+    Peer = connect_peer(),
+    Counter = spawn_opt(Peer, ?MODULE, counter, [0], ?MANY_MESSAGES),
+    Ref = monitor(process, Counter),
+    T0 = mono_ns(),
+    produce(Counter, 1, N),
+    Counter ! {get, self()},
+    Total = receive
+                {total, T} -> T;
+                {'DOWN', Ref, process, _, Why} -> peer_down(Why)
+            end,
+    Secs = since(T0),
+    Want = N * (N + 1) div 2,
+    check(Total =:= Want, "remote-counting: total ~b, expected ~b", [Total, Want]),
+    peak_rss('remote-counting', Peer),
+    report('remote-counting', N, Secs, N / Secs, "msgs/s").
+
+% The remote process died (noconnection: the peer node went away) before
+% the run was done.
+peer_down(Why) -> fail(io_lib:format("the peer's process went down: ~p", [Why])).
+
+% connect_peer connects to the node named by -bench_peer, which run.sh
+% started just before this one: it may take a moment to come up.
+connect_peer() ->
+    case init:get_argument(bench_peer) of
+        {ok, [[Name]]} -> connect_peer(list_to_atom(Name), 100);
+        _ -> fail("remote workloads need -bench_peer Node (use run.sh)")
+    end.
+
+connect_peer(Peer, 0) -> fail(io_lib:format("cannot connect to ~s", [Peer]));
+connect_peer(Peer, Tries) ->
+    case net_kernel:connect_node(Peer) of
+        true -> Peer;
+        _ -> timer:sleep(100), connect_peer(Peer, Tries - 1)
+    end.
+
+% peak_rss prints the peak RSS (VmHWM) of both nodes on stderr.
+peak_rss(Name, Peer) ->
+    PeerKB = case rpc:call(Peer, ?MODULE, vm_hwm_kb, [], 10000) of
+                 KB when is_integer(KB) -> KB;
+                 _ -> -1
+             end,
+    io:format(standard_error, "~s: peak RSS measuring node ~b kB, peer node ~b kB~n",
+              [Name, vm_hwm_kb(), PeerKB]).
+
+vm_hwm_kb() ->
+    {ok, Status} = file:read_file("/proc/self/status"),
+    [_, Rest] = binary:split(Status, <<"VmHWM:">>),
+    [KB | _] = string:lexemes(Rest, " \t\n"),
+    binary_to_integer(KB).
+
+% peer([Measuring]) is the second node's main function (run.sh: `-run
+% erl_bench peer Node`): it waits for the measuring node to connect (at most
+% 60 s), then halts when that node goes away, so it never outlives a run.
+peer([Measuring]) ->
+    M = list_to_atom(Measuring),
+    ok = net_kernel:monitor_nodes(true),
+    case lists:member(M, nodes()) of
+        true -> ok;
+        false ->
+            receive {nodeup, M} -> ok
+            after 60000 ->
+                    io:format(standard_error, "FAILED peer: ~s never connected~n", [M]),
+                    halt(1)
+            end
+    end,
+    peer_wait(M).
+
+peer_wait(M) ->
+    receive
+        {nodedown, M} -> halt(0);
+        _ -> peer_wait(M)
+    end.
 
 %% -- helpers -----------------------------------------------------------------
 
