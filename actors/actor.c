@@ -25,7 +25,6 @@
 //   what makes the same-loop fast path in lookup safe.
 #include "actor.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static size_t
@@ -203,12 +202,12 @@ alarm_edge(tr_system *sys, struct tr__shard *sh, struct tr__actor *a,
     tr_ref who = tr__actor_ref(sys, a);
     if (raise)
         tr__count(sys, sh, alarms);
-    fprintf(stderr,
-            "troupe level=warn event=mailbox_%s actor=%llx behavior=%s "
-            "queued=%u high=%u low=%u\n",
-            raise ? "overload" : "recovered", (unsigned long long)who.bits,
-            a->beh != NULL && a->beh->name != NULL ? a->beh->name : "-", queued,
-            bd->high, bd->low);
+    tr__logf(&sys->log, TR_LOG_WARN,
+             raise ? "mailbox_overload" : "mailbox_recovered",
+             "actor=%llx behavior=%s queued=%u high=%u low=%u",
+             (unsigned long long)who.bits,
+             a->beh != NULL && a->beh->name != NULL ? a->beh->name : "-",
+             queued, bd->high, bd->low);
     if (!tr_ref_is_none(bd->alarm_to)) {
         tr_overload o = {who, queued, raise ? 1u : 0u};
         (void)tr__send_any(sys, who, bd->alarm_to, TR_MSG_OVERLOAD, &o,
@@ -438,10 +437,9 @@ debug_unhandled(tr_ctx *ctx, uint32_t type)
         sys->warned[sys->nwarned++] = b;
     pthread_mutex_unlock(&sys->dbg_mu);
     if (!seen)
-        fprintf(stderr,
-                "troupe level=warn event=unhandled behavior=%s msg_type=%u "
-                "(reported once per behaviour)\n",
-                b->name != NULL ? b->name : "-", type);
+        tr__logf(&sys->log, TR_LOG_WARN, "unhandled",
+                 "behavior=%s msg_type=%u once=per_behavior",
+                 b->name != NULL ? b->name : "-", type);
 }
 
 // Acts on a tr_exit made by the user code that just ran.

@@ -25,6 +25,7 @@
 #ifndef TR_ACTORS_ACTOR_H
 #define TR_ACTORS_ACTOR_H
 
+#include "../base/log.h"
 #include "../loop/loop.h"
 #include "../loop/pool.h"
 #include "../mailbox/msg.h"
@@ -165,6 +166,7 @@ struct tr_system {
     uint32_t root_signal;   // asked to shut down by close; root_lock
     int64_t root_kill_at;   // then killed at this time (0: not to be)
     struct tr__pool pool;   // the blocking pool
+    struct tr__log log;     // read-only after open
     // Loop watchdog: a thread that reports handlers holding a loop.
     bool debug;
     pthread_mutex_t dbg_mu;        // guards warned

@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "actor.h"
 
-#include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,10 +52,9 @@ watchdog_main(void *arg)
                 atomic_load_explicit(&sh->loop.busy, memory_order_relaxed);
             if (runs != seen[i] || !busy) {
                 if (told[i])
-                    fprintf(stderr,
-                            "troupe level=info event=loop_recovered loop=%u "
-                            "held_ms=%lld\n",
-                            i, (long long)((now - since[i]) / 1000000));
+                    tr__logf(&sys->log, TR_LOG_INFO, "loop_recovered",
+                             "loop=%u held_ms=%lld", i,
+                             (long long)((now - since[i]) / 1000000));
                 seen[i] = runs;
                 since[i] = now;
                 told[i] = false;
@@ -64,11 +63,10 @@ watchdog_main(void *arg)
             if (!told[i] && now - since[i] >= sys->watchdog_ms * 1000000) {
                 const char *name =
                     atomic_load_explicit(&sh->cur_name, memory_order_relaxed);
-                fprintf(
-                    stderr,
-                    "troupe level=warn event=loop_stalled loop=%u "
-                    "behavior=%s msg_type=%u held_ms=%lld\n",
-                    i, name != NULL ? name : "-",
+                tr__logf(
+                    &sys->log, TR_LOG_WARN, "loop_stalled",
+                    "loop=%u behavior=%s msg_type=%u held_ms=%lld", i,
+                    name != NULL ? name : "-",
                     atomic_load_explicit(&sh->cur_type, memory_order_relaxed),
                     (long long)((now - since[i]) / 1000000));
                 atomic_fetch_add_explicit(&sys->ext.stalls, 1,
@@ -144,6 +142,11 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     sys->shutdown_ms = c.shutdown_ms != 0 ? c.shutdown_ms : 5000;
     sys->mbox_cap = c.mailbox_capacity;
     sys->mbox_overflow = c.mailbox_overflow;
+    if (c.log_level > TR_LOG_OFF) {
+        tr__free(sys, sizeof *sys);
+        return TR_EINVAL;
+    }
+    tr__log_init(&sys->log, c.log_fn, c.log_cookie, c.log_level);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -199,6 +202,22 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     }
     *out = sys;
     return 0;
+}
+
+void
+tr_log(tr_system *sys, enum tr_log_level level, const char *event,
+       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tr__logv(&sys->log, level, event, fmt, ap);
+    va_end(ap);
+}
+
+bool
+tr_log_enabled(tr_system *sys, enum tr_log_level level)
+{
+    return tr__log_on(&sys->log, level);
 }
 
 unsigned
@@ -339,8 +358,8 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     if (sys->debug && !atomic_load(&sys->closing)) {
         tr_stats st;
         tr_system_stats(sys, &st);
-        fprintf(stderr, "troupe level=info event=closing actors_alive=%llu\n",
-                (unsigned long long)st.actors_live);
+        tr__logf(&sys->log, TR_LOG_INFO, "closing", "actors_alive=%llu",
+                 (unsigned long long)st.actors_live);
     }
     atomic_store(&sys->closing, true);
     if (sys->manual) {
@@ -379,16 +398,15 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     tr_stats st;
     tr_system_stats(sys, &st);
     if (sys->debug)
-        fprintf(stderr,
-                "troupe level=info event=closed requests_abandoned=%llu "
-                "dead_letters=%llu late_replies=%llu unhandled=%llu "
-                "loop_stalls=%llu actors_leaked=%llu\n",
-                (unsigned long long)st.requests_abandoned,
-                (unsigned long long)st.dead_letters,
-                (unsigned long long)st.late_replies,
-                (unsigned long long)st.unhandled,
-                (unsigned long long)st.loop_stalls,
-                (unsigned long long)st.actors_live);
+        tr__logf(&sys->log, TR_LOG_INFO, "closed",
+                 "requests_abandoned=%llu dead_letters=%llu late_replies=%llu "
+                 "unhandled=%llu loop_stalls=%llu actors_leaked=%llu",
+                 (unsigned long long)st.requests_abandoned,
+                 (unsigned long long)st.dead_letters,
+                 (unsigned long long)st.late_replies,
+                 (unsigned long long)st.unhandled,
+                 (unsigned long long)st.loop_stalls,
+                 (unsigned long long)st.actors_live);
     if (final != NULL)
         *final = st;
     system_free(sys);

@@ -144,6 +144,39 @@ typedef struct tr_behavior {
 } tr_behavior;
 
 // ---------------------------------------------------------------------------
+// Logging
+
+// Log levels. In tr_config, 0 (TR_LOG_DEFAULT) means TR_LOG_INFO.
+enum tr_log_level {
+    TR_LOG_DEFAULT = 0,
+    TR_LOG_DEBUG,
+    TR_LOG_INFO,
+    TR_LOG_WARN,
+    TR_LOG_ERROR,
+    TR_LOG_OFF, // as a threshold: nothing is logged
+};
+
+// tr_log_fn receives one log line: space-separated key=value pairs that
+// begin with `level=` and `event=`, e.g. "level=warn event=loop_stalled
+// loop=0 behavior=parser msg_type=7 held_ms=212". No trailing newline.
+// It is called from any of the system's threads (loops, the watchdog, pool
+// threads, the caller of tr_log), possibly at once, so it must be
+// thread-safe; it must not call back into the system.
+// Ownership: `line` is lent for the call only.
+typedef void (*tr_log_fn)(void *cookie, enum tr_log_level level,
+                          const char *line);
+
+// tr_log_level_name returns "debug", "info", "warn", "error" or "off"
+// (static text; "info" for TR_LOG_DEFAULT). Thread: any.
+TR_API const char *tr_log_level_name(enum tr_log_level level);
+
+#if defined(__GNUC__)
+#define TR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TR_PRINTF(f, a)
+#endif
+
+// ---------------------------------------------------------------------------
 // System
 
 // What a bounded mailbox does with a user message that finds it full.
@@ -187,10 +220,10 @@ typedef struct tr_config {
     // debug (or TROUPE_DEBUG=1 in the environment): warn once per
     // behaviour about user messages nobody handled, and at close report the
     // actors still alive when it began, requests never answered, dead
-    // letters and late replies (key=value lines on stderr).
+    // letters and late replies (lines on the log sink).
     bool debug;
     // watchdog_ms: a handler holding its loop longer than this is reported
-    // (a key=value line on stderr naming the behaviour and message type,
+    // (a warn line on the log sink naming the behaviour and message type,
     // while it is stuck and again when it returns; tr_stats.loop_stalls).
     // 0: 50 ms; negative: no watchdog.
     int64_t watchdog_ms;
@@ -202,6 +235,13 @@ typedef struct tr_config {
     // a child that traps exits take over its shutdown before killing it.
     // 0: 5000; negative: no limit.
     int64_t shutdown_ms;
+    // log_fn receives the system's log lines (the watchdog, debug mode,
+    // mailbox alarms, tr_log) at log_level and above, with log_cookie.
+    // NULL: each line goes to stderr, prefixed "troupe ". log_level 0:
+    // TR_LOG_INFO.
+    tr_log_fn log_fn;
+    void *log_cookie;
+    enum tr_log_level log_level;
 } tr_config;
 
 // tr_system_open starts a system with `cfg` (NULL for defaults): its loop
@@ -260,6 +300,18 @@ TR_API int tr_system_run(tr_system *sys);
 // idle. Returns the number of turns run, or TR_EINVAL. Thread: the driver.
 TR_API int tr_system_advance(tr_system *sys, int64_t ms);
 
+// tr_log writes one line through the system's log sink when `level` is at
+// or above the configured threshold: "level=<level> event=<event>" and,
+// if `fmt` is not NULL, a space and the printf-formatted rest, which
+// should be key=value pairs (values without spaces, or quoted). Lines
+// longer than 511 bytes are cut. Thread: any.
+TR_API void tr_log(tr_system *sys, enum tr_log_level level, const char *event,
+                   const char *fmt, ...) TR_PRINTF(4, 5);
+
+// tr_log_enabled is true when a line at `level` would be written, so a
+// caller can skip preparing one. Thread: any.
+TR_API bool tr_log_enabled(tr_system *sys, enum tr_log_level level);
+
 // tr_system_now_ns returns the system's clock in ns: CLOCK_MONOTONIC, or
 // the virtual clock of a manual system. Deadlines are on this clock.
 // Thread: any.
@@ -291,10 +343,10 @@ typedef struct tr_spawn_opts {
     enum tr_overflow overflow;
     int64_t wait_ms;
     // Overload alarm (bounded or not): when the mailbox reaches
-    // high_watermark user messages, the alarm is raised (a log line on
-    // stderr, tr_stats.mailbox_alarms, and TR_MSG_OVERLOAD to alarm_to if
-    // set); it clears only once the mailbox is back to low_watermark
-    // (hysteresis), with another TR_MSG_OVERLOAD. 0: no alarm.
+    // high_watermark user messages, the alarm is raised (a warn line on
+    // the log sink, tr_stats.mailbox_alarms, and TR_MSG_OVERLOAD to
+    // alarm_to if set); it clears only once the mailbox is back to
+    // low_watermark (hysteresis), with another TR_MSG_OVERLOAD. 0: no alarm.
     uint32_t high_watermark;
     uint32_t low_watermark;
     tr_ref alarm_to;
