@@ -734,6 +734,12 @@ actor_run(struct tr__sched *s)
             break;
     }
     a->mbox.tail = tail;
+    if (handled != 0) // a relaxed load and store on the loop's own shard
+        atomic_store_explicit(
+            &sh->c.handled,
+            atomic_load_explicit(&sh->c.handled, memory_order_relaxed) +
+                handled,
+            memory_order_relaxed);
     unsigned ph = tr__actor_phase(a);
     if (ph == TR__PH_STOPPING) {
         if (stop_progress(&ctx) == TR__RUN_AGAIN)

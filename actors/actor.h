@@ -134,6 +134,8 @@ struct tr__counters {
     _Atomic uint64_t alarms;
     _Atomic uint64_t stalls;    // loop held past the watchdog threshold
     _Atomic uint64_t abandoned; // requests pending at their requester's end
+    _Atomic uint64_t timeouts;  // requests that passed their deadline
+    _Atomic uint64_t handled;   // messages taken by actors (loops only)
 };
 
 struct tr__shard {

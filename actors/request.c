@@ -251,6 +251,8 @@ finish(tr_ctx *ctx, struct tr__req *r, int status, const tr_msg *reply)
     reqmon_release(e, r->to);
     if (status == TR_ETIMEDOUT || status == TR_ECANCELED)
         send_cancel(ctx, r);
+    if (status == TR_ETIMEDOUT)
+        tr__count(ctx->sys, ctx->shard, timeouts);
     tr_reply_fn fn = r->fn;
     void *cookie = r->cookie;
     req_free(e, r); // before the callback, which may make the next request

@@ -69,7 +69,7 @@ watchdog_main(void *arg)
                     name != NULL ? name : "-",
                     atomic_load_explicit(&sh->cur_type, memory_order_relaxed),
                     (long long)((now - since[i]) / 1000000));
-                atomic_fetch_add_explicit(&sys->ext.stalls, 1,
+                atomic_fetch_add_explicit(&sh->c.stalls, 1,
                                           memory_order_relaxed);
                 told[i] = true;
             }
@@ -176,7 +176,8 @@ tr_system_open(tr_system **out, const tr_config *cfg)
         int rc = c.manual
                      ? tr__loop_start_manual(&sys->shards[i].loop, i)
                      : tr__loop_start(&sys->shards[i].loop, i,
-                                      c.pin ? (int)(i % (unsigned)ncpu) : -1);
+                                      c.pin ? (int)(i % (unsigned)ncpu) : -1,
+                                      c.sample_every);
         if (rc != 0) {
             stop_loops(sys, i);
             system_free(sys);
@@ -247,6 +248,7 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->mailbox_alarms += rd(&c->alarms);
     st->loop_stalls += rd(&c->stalls);
     st->requests_abandoned += rd(&c->abandoned);
+    st->requests_timed_out += rd(&c->timeouts);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }
@@ -267,6 +269,40 @@ tr_system_stats(tr_system *sys, tr_stats *out)
             out->timer_late_max_ns = late;
     }
     out->actors_live = created >= freed ? created - freed : 0;
+}
+
+int
+tr_loop_stats(tr_system *sys, unsigned loop, tr_loop_info *out)
+{
+    if (loop >= sys->nloops || out == NULL)
+        return TR_EINVAL;
+    struct tr__shard *sh = &sys->shards[loop];
+    struct tr__loop *l = &sh->loop;
+    out->runs = atomic_load_explicit(&l->runs, memory_order_relaxed);
+    out->msgs_handled = rd(&sh->c.handled);
+    out->msgs_sent = rd(&sh->c.sent);
+    out->wakeups = rd(&l->wakeups);
+    out->timers_fired = rd(&l->timers_fired);
+    out->timer_late_max_ns =
+        atomic_load_explicit(&l->timer_late_max_ns, memory_order_relaxed);
+    out->stalls = rd(&sh->c.stalls);
+    tr__hist_read(&l->lag, &out->lag);
+    tr__hist_read(&l->run, &out->run);
+    return 0;
+}
+
+int
+tr_pool_stats(tr_system *sys, tr_pool_info *out)
+{
+    struct tr__pool *p = &sys->pool;
+    *out = (tr_pool_info){0};
+    out->threads = p->nthreads;
+    out->busy = atomic_load_explicit(&p->busy, memory_order_relaxed);
+    out->queued = tr__pool_depth(p);
+    out->queue_cap = p->cap;
+    out->jobs_run = rd(&p->ran);
+    out->jobs_rejected = rd(&p->rejected);
+    return 0;
 }
 
 static struct timespec
@@ -394,6 +430,11 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     }
     pthread_mutex_unlock(&sys->root_lock);
 
+    // Pool threads may still hold a reference to an actor that just died
+    // (a job's result on its way back) and free it on their own thread:
+    // join them while the loops, whose message pools they may free into,
+    // are still there, and before counting what leaked.
+    tr__pool_stop(&sys->pool);
     stop_loops(sys, sys->nloops);
     tr_stats st;
     tr_system_stats(sys, &st);

@@ -227,6 +227,11 @@ typedef struct tr_config {
     // while it is stuck and again when it returns; tr_stats.loop_stalls).
     // 0: 50 ms; negative: no watchdog.
     int64_t watchdog_ms;
+    // sample_every: the loops time one in this many turns (and one in as
+    // many wake-ups, for lag) for the histograms of tr_loop_stats, rounded
+    // up to a power of two. 0: 64; 1: every turn (two clock reads more per
+    // turn).
+    unsigned sample_every;
     // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
     // pool_queue bounds its queue of jobs waiting for a thread; 0: 1024.
     unsigned pool_threads;
@@ -266,6 +271,7 @@ typedef struct tr_stats {
     uint64_t mailbox_alarms;     // overload alarms raised
     uint64_t loop_stalls;        // handlers that held a loop past watchdog_ms
     uint64_t requests_abandoned; // pending when their requester stopped
+    uint64_t requests_timed_out; // requests (and tr_call) past their deadline
     uint64_t timers_fired;       // timers that fired (requests' deadlines too)
     int64_t timer_late_max_ns;   // the latest any timer fired, past its due
 } tr_stats;
@@ -694,6 +700,77 @@ TR_API int tr_offload(tr_ctx *ctx, tr_job_fn fn, const void *arg, size_t len,
 // tr_job_cancelled is true once the job's owner has stopped. A long job
 // polls it to stop early. Thread: the pool thread running the job.
 TR_API bool tr_job_cancelled(const tr_job *job);
+
+// ---------------------------------------------------------------------------
+// Metrics: histograms and per-loop, per-pool snapshots
+
+// TR_HIST_BUCKETS is the number of buckets in a tr_hist: values 0..7 ns
+// have a bucket each; above, each power of two is split into 8 buckets
+// (relative error at most 12.5%) up to 2^38 ns (about 275 s); larger values
+// share the last bucket.
+#define TR_HIST_BUCKETS 288
+
+// tr_hist is a snapshot of a log-linear histogram of durations in ns.
+typedef struct tr_hist {
+    uint64_t count;  // values recorded: the sum of the buckets
+    uint64_t sum_ns; // their sum (for a mean)
+    uint64_t max_ns; // the largest, exact
+    uint64_t bucket[TR_HIST_BUCKETS];
+} tr_hist;
+
+// tr_hist_bucket_max_ns returns the largest value bucket `i` holds
+// (UINT64_MAX for the last, and for i out of range). Thread: any.
+TR_API uint64_t tr_hist_bucket_max_ns(unsigned i);
+
+// tr_hist_quantile returns an upper estimate of the value at quantile `q`
+// (0 <= q <= 1; 0.5 is the median): the upper bound of the bucket the
+// value fell in, but never more than max_ns. 0 for an empty histogram.
+// Thread: any (the snapshot is the caller's).
+TR_API uint64_t tr_hist_quantile(const tr_hist *h, double q);
+
+// tr_loop_info is one loop's counters and histograms. The histograms are
+// sampled (see tr_config.sample_every): `lag` is the time from an actor
+// becoming runnable (a message or signal for an idle actor, a timer
+// firing) to its turn starting; `run` is how long a turn took (an actor's
+// handlers for up to `budget` messages). Counters are exact once the
+// system has stopped, and a recent approximation while it runs.
+typedef struct tr_loop_info {
+    uint64_t runs;             // turns started
+    uint64_t msgs_handled;     // messages actors on this loop took
+    uint64_t msgs_sent;        // messages sent from this loop
+    uint64_t wakeups;          // sleeps ended by another thread's post
+    uint64_t timers_fired;     // timers that fired on this loop
+    int64_t timer_late_max_ns; // the latest one fired, past its due time
+    uint64_t stalls;           // watchdog reports of a held loop
+    tr_hist lag;               // runnable -> running, ns (sampled)
+    tr_hist run;               // turn durations, ns (sampled)
+} tr_loop_info;
+
+// tr_loop_stats fills *out for loop `loop` (0 .. tr_system_loops() - 1).
+// It reads the loop's own counters without stopping it: no lock, and
+// nothing the loop writes is shared with other loops.
+// Returns 0 or TR_EINVAL. Ownership: `out` is borrowed. Thread: any.
+TR_API int tr_loop_stats(tr_system *sys, unsigned loop, tr_loop_info *out);
+
+// tr_pool_info describes the blocking pool: the threads that run
+// offloaded jobs and, apart from them, the threads that run blocking
+// actors (see tr_spawn_opts.blocking).
+typedef struct tr_pool_info {
+    unsigned threads;         // job threads (tr_config.pool_threads)
+    unsigned busy;            // of them, running a job now
+    uint32_t queued;          // jobs waiting for a thread
+    uint32_t queue_cap;       // tr_config.pool_queue
+    uint64_t jobs_run;        // jobs started
+    uint64_t jobs_rejected;   // tr_offload calls refused with TR_EBUSY
+    unsigned actor_threads;   // blocking-actor threads
+    unsigned actors_busy;     // of them, in a blocking actor's turn
+    uint32_t actors_runnable; // blocking actors waiting for a thread
+    uint64_t actors_refused;  // sends refused with TR_EBUSY (actor full)
+} tr_pool_info;
+
+// tr_pool_stats fills *out. Returns 0. Ownership: `out` is borrowed.
+// Thread: any.
+TR_API int tr_pool_stats(tr_system *sys, tr_pool_info *out);
 
 // ---------------------------------------------------------------------------
 // From any thread

@@ -24,6 +24,7 @@ pool_main(void *arg)
         p->queued--;
         pthread_mutex_unlock(&p->mu);
         atomic_fetch_add(&p->busy, 1);
+        atomic_fetch_add_explicit(&p->ran, 1, memory_order_relaxed);
         struct tr__sched *s = (struct tr__sched *)n;
         s->run(s);
         atomic_fetch_sub(&p->busy, 1);
@@ -44,6 +45,7 @@ tr__pool_start(struct tr__pool *p, unsigned threads, uint32_t cap)
     p->nalloc = threads;
     atomic_init(&p->busy, 0);
     atomic_init(&p->rejected, 0);
+    atomic_init(&p->ran, 0);
     p->threads = tr__zalloc(threads * sizeof *p->threads);
     if (p->threads == NULL)
         return TR_ENOMEM;
@@ -78,6 +80,15 @@ tr__pool_push(struct tr__pool *p, struct tr__sched *s)
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+uint32_t
+tr__pool_depth(struct tr__pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint32_t n = p->queued;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void

@@ -19,6 +19,7 @@ struct tr__pool {
     pthread_t *threads;
     _Atomic uint32_t busy;     // threads running a job; stats
     _Atomic uint64_t rejected; // pushes refused; stats
+    _Atomic uint64_t ran;      // runs started; stats
 };
 
 // tr__pool_start starts `threads` threads with a queue of `cap` jobs.
@@ -28,6 +29,10 @@ int tr__pool_start(struct tr__pool *p, unsigned threads, uint32_t cap);
 // tr__pool_push queues `s` (its run() is called once on a pool thread; its
 // return value is ignored). Returns 0 or TR_EBUSY. Thread: any.
 int tr__pool_push(struct tr__pool *p, struct tr__sched *s);
+
+// tr__pool_depth returns how many schedulables wait for a thread.
+// Thread: any.
+uint32_t tr__pool_depth(struct tr__pool *p);
 
 // tr__pool_stop lets the threads finish the queue, joins them and frees
 // the pool. Thread: any but a pool thread.
