@@ -67,6 +67,8 @@ struct tr__slots {
 
 // Actor word.
 #define TR__A_SCHED       1u
+#define TR__A_PARKED      2u // blocking actor waiting in tr_receive
+#define TR__A_BLOCKING    4u // runs on the blocking-actor threads
 #define TR__A_PHASE_SHIFT 8
 #define TR__A_PHASE_MASK  (0xFFu << TR__A_PHASE_SHIFT)
 #define TR__A_INIT_OK     (1u << 16) // init succeeded: the stop hook will run
@@ -112,7 +114,7 @@ struct tr__bound {
     _Atomic uint64_t refused, dropped;
     uint32_t high, low;     // overload watermarks (0: none)
     _Atomic uint32_t alarm; // 1 while raised
-    uint32_t pad;
+    _Atomic uint32_t park;  // blocking actors: futex word of tr_receive
     tr_ref alarm_to;
 };
 
@@ -169,6 +171,13 @@ struct tr_system {
     int64_t root_kill_at;   // then killed at this time (0: not to be)
     struct tr__pool pool;   // the blocking pool
     struct tr__log log;     // read-only after open
+    // Blocking actors: their own threads, started with the first one.
+    struct tr__pool bpool;
+    _Atomic bool bpool_on;
+    pthread_mutex_t bpool_mu; // guards starting bpool
+    unsigned bpool_threads;
+    uint32_t pool_cap;           // tr_config.pool_queue
+    _Atomic uint64_t bk_refused; // sends refused by full blocking actors
     // Loop watchdog: a thread that reports handlers holding a loop.
     bool debug;
     pthread_mutex_t dbg_mu;        // guards warned
@@ -190,6 +199,7 @@ struct tr_ctx {
     tr_ref self;
     unsigned sent;            // this turn, counted against the budget
     const struct tr_msg *cur; // the message being handled, or NULL
+    struct tr_msg *lent;      // tr_receive's last message, freed after
     bool exit;
     int exit_reason;
 };
@@ -453,6 +463,14 @@ void tr__watch_fini(tr_ctx *ctx, int reason);
 // tr__watch_orphan answers a signal found on a dead actor `dead`: a
 // monitor gets its DOWN, a link its exit signal, both with TR_ENOACTOR.
 void tr__watch_orphan(tr_system *sys, tr_ref dead, struct tr_msg *m);
+
+// tr__ctx_blocking is true in a blocking actor's callbacks.
+static inline bool
+tr__ctx_blocking(const tr_ctx *ctx)
+{
+    return (atomic_load_explicit(&ctx->a->word, memory_order_relaxed) &
+            TR__A_BLOCKING) != 0;
+}
 
 // offload.c
 // tr__jobs_cancel flags every job of a dying actor (before it is marked

@@ -382,7 +382,7 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
            const void *data, size_t len, int64_t timeout_ms, tr_reply_fn fn,
            void *cookie)
 {
-    if (fn == NULL)
+    if (fn == NULL || tr__ctx_blocking(ctx))
         return TR_EINVAL; // nothing to report anything else through
     struct tr__ext *e = tr__ext_get(ctx->a);
     struct tr__req *r = e != NULL ? req_alloc(e) : NULL;

@@ -108,6 +108,8 @@ static void
 system_free(tr_system *sys)
 {
     watchdog_stop(sys);
+    if (atomic_load(&sys->bpool_on) && sys->bpool.threads != NULL)
+        tr__pool_stop(&sys->bpool);
     if (sys->pool.threads != NULL)
         tr__pool_stop(&sys->pool);
     tr__free(sys->shards, sys->nloops * sizeof *sys->shards);
@@ -115,6 +117,7 @@ system_free(tr_system *sys)
     pthread_cond_destroy(&sys->root_cv);
     pthread_mutex_destroy(&sys->root_lock);
     pthread_mutex_destroy(&sys->dbg_mu);
+    pthread_mutex_destroy(&sys->bpool_mu);
     tr__free(sys, sizeof *sys);
 }
 
@@ -154,6 +157,9 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     bad |= pthread_mutex_init(&sys->root_lock, NULL) != 0;
     bad |= pthread_cond_init(&sys->root_cv, &ca) != 0;
     bad |= pthread_mutex_init(&sys->dbg_mu, NULL) != 0;
+    bad |= pthread_mutex_init(&sys->bpool_mu, NULL) != 0;
+    sys->bpool_threads = c.blocking_threads ? c.blocking_threads : 4;
+    sys->pool_cap = c.pool_queue ? c.pool_queue : 1024;
     const char *env = getenv("TROUPE_DEBUG");
     sys->debug = c.debug || (env != NULL && env[0] != 0 && env[0] != '0');
     pthread_condattr_destroy(&ca);
@@ -165,7 +171,7 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     sys->manual = c.manual;
     uint64_t seed = c.seed ? c.seed : c.manual ? 1 : (uint64_t)tr__now_ns();
     int prc = tr__pool_start(&sys->pool, c.pool_threads ? c.pool_threads : 4,
-                             c.pool_queue ? c.pool_queue : 1024);
+                             sys->pool_cap);
     if (prc != 0) {
         system_free(sys);
         return prc;
@@ -302,6 +308,13 @@ tr_pool_stats(tr_system *sys, tr_pool_info *out)
     out->queue_cap = p->cap;
     out->jobs_run = rd(&p->ran);
     out->jobs_rejected = rd(&p->rejected);
+    if (atomic_load(&sys->bpool_on)) {
+        struct tr__pool *b = &sys->bpool;
+        out->actor_threads = b->nthreads;
+        out->actors_busy = atomic_load_explicit(&b->busy, memory_order_relaxed);
+        out->actors_runnable = tr__pool_depth(b);
+    }
+    out->actors_refused = rd(&sys->bk_refused);
     return 0;
 }
 
@@ -433,7 +446,10 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     // Pool threads may still hold a reference to an actor that just died
     // (a job's result on its way back) and free it on their own thread:
     // join them while the loops, whose message pools they may free into,
-    // are still there, and before counting what leaked.
+    // are still there, and before counting what leaked. Blocking actors
+    // are all dead; their threads may be finishing their last turn.
+    if (atomic_load(&sys->bpool_on))
+        tr__pool_stop(&sys->bpool);
     tr__pool_stop(&sys->pool);
     stop_loops(sys, sys->nloops);
     tr_stats st;

@@ -233,9 +233,15 @@ typedef struct tr_config {
     // turn).
     unsigned sample_every;
     // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
-    // pool_queue bounds its queue of jobs waiting for a thread; 0: 1024.
+    // pool_queue bounds its queue of jobs waiting for a thread, and is the
+    // default mailbox capacity of a blocking actor; 0: 1024.
     unsigned pool_threads;
     uint32_t pool_queue;
+    // blocking_threads is the number of threads that run blocking actors
+    // (tr_spawn_opts.blocking), apart from pool_threads so that neither
+    // kind of work can starve the other; started with the first blocking
+    // actor. 0: 4.
+    unsigned blocking_threads;
     // shutdown_ms is how long a stopping parent (or tr_system_close) lets
     // a child that traps exits take over its shutdown before killing it.
     // 0: 5000; negative: no limit.
@@ -356,6 +362,23 @@ typedef struct tr_spawn_opts {
     uint32_t high_watermark;
     uint32_t low_watermark;
     tr_ref alarm_to;
+    // blocking makes a *blocking actor*: the same behaviour API, but its
+    // handlers run on one of the system's blocking-actor threads
+    // (tr_config.blocking_threads) instead of a loop, so they may block
+    // (sleep, synchronous I/O, a sync database driver, CPU-heavy work), and
+    // may wait for their next message with tr_receive. It is an ordinary
+    // member of the tree: supervised, linked, monitored, stopped with its
+    // parent. Its init still runs on the spawner's thread and must not
+    // block. Its mailbox is always bounded (capacity 0: the system's
+    // mailbox_capacity, else tr_config.pool_queue); a send to a full one
+    // returns TR_EBUSY. A blocking actor cannot spawn children, arm timers
+    // (tr_send_after, tr_send_every), make asynchronous requests
+    // (tr_request, tr_gather, tr_request_retry) or offload: those return
+    // TR_EINVAL; it waits with tr_receive instead, and may call tr_call. A
+    // handler that waits in tr_receive holds its thread, so at most
+    // blocking_threads blocking actors make progress at once. Not
+    // available in a manual system (TR_EINVAL).
+    bool blocking;
 } tr_spawn_opts;
 
 // tr_spawn creates a child of the calling actor running behaviour `b`, runs
@@ -387,8 +410,8 @@ TR_API void *tr_state(const tr_ctx *ctx);
 // tr_ctx_system returns the system the actor lives in. Thread: handler.
 TR_API tr_system *tr_ctx_system(const tr_ctx *ctx);
 
-// tr_ctx_loop returns the index of the loop the actor lives on.
-// Thread: handler (ctx owner).
+// tr_ctx_loop returns the index of the loop the actor lives on (for a
+// blocking actor: the loop whose clock it uses). Thread: handler (ctx owner).
 TR_API unsigned tr_ctx_loop(const tr_ctx *ctx);
 
 // tr_parent returns the actor's parent, or TR_REF_NONE for a top-level
@@ -428,6 +451,17 @@ TR_API int tr_forward(tr_ctx *ctx, tr_ref to, const tr_msg *msg);
 // then runs its stop hook. Stopping an actor that is already stopping does
 // nothing. Returns 0, TR_ENOACTOR or TR_EINVAL. Thread: handler.
 TR_API int tr_stop(tr_ctx *ctx, tr_ref who, int reason);
+
+// tr_receive waits up to `timeout_ms` (negative: no limit; 0: poll) for
+// the calling blocking actor's next message, as CAF's blocking actors do,
+// and stores it in *out. Stop and exit signals wake it: then it returns
+// TR_ECLOSED, and the handler should return. Trapped exits arrive as
+// TR_MSG_EXIT messages, DOWNs as TR_MSG_DOWN.
+// Returns 0, TR_ETIMEDOUT, TR_ECLOSED (the actor is stopping) or TR_EINVAL
+// (not inside a blocking actor's receive handler).
+// Ownership: *out is lent until the handler returns or calls tr_receive
+// again. Thread: handler (ctx owner) of a blocking actor.
+TR_API int tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms);
 
 // tr_exit_text is tr_exit with a short text for the reason (cut to
 // TR_EXIT_TEXT - 1 bytes), which monitors (tr_down) and links
