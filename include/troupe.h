@@ -764,8 +764,9 @@ TR_API uint64_t tr_hist_quantile(const tr_hist *h, double q);
 
 // tr_loop_info is one loop's counters and histograms. The histograms are
 // sampled (see tr_config.sample_every): `lag` is the time from an actor
-// becoming runnable (a message or signal for an idle actor, a timer
-// firing) to its turn starting; `run` is how long a turn took (an actor's
+// becoming runnable to its turn starting: samples of a post's wait for its
+// turn (a message or signal for an idle actor) and of each batch of timers'
+// lateness (due -> fired); `run` is how long a turn took (an actor's
 // handlers for up to `budget` messages). Counters are exact once the
 // system has stopped, and a recent approximation while it runs.
 typedef struct tr_loop_info {

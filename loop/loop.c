@@ -104,6 +104,11 @@ loop_timers(struct tr__loop *l)
     if (next > ms_floor(now))
         return;
     int64_t late = now - next * 1000000;
+    // A timer due is a schedulable due to run: its lateness is lag too
+    // (the probe cannot see it, since what it makes runnable is posted
+    // only when it fires).
+    if (!l->manual)
+        tr__hist_add(&l->lag, late);
     if (late >
         atomic_load_explicit(&l->timer_late_max_ns, memory_order_relaxed))
         atomic_store_explicit(&l->timer_late_max_ns, late,

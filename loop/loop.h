@@ -25,7 +25,9 @@
 //   schedulable and records now - stamp (lag), freeing the probe. A post
 //   pays one load for this, a run nothing more than the sampling test.
 //   While a probe waits nothing else is sampled, so a long stall yields
-//   one (large) lag sample, not one per waiting post.
+//   one (large) lag sample, not one per waiting post. Each batch of timers
+//   fired adds its lateness (due tick -> fired) to `lag` as well: a timer
+//   that fires late made its actor runnable late, which no probe sees.
 #ifndef TR_LOOP_LOOP_H
 #define TR_LOOP_LOOP_H
 
