@@ -383,7 +383,8 @@ typedef struct tr_spawn_opts {
 
 // tr_spawn creates a child of the calling actor running behaviour `b`, runs
 // its init with `arg` (borrowed for the call) and stores its ref in *out.
-// Returns 0, init's negative code, TR_EINVAL (bad behaviour or placement),
+// Returns 0, init's negative code, TR_EINVAL (bad behaviour or placement;
+// the caller is a blocking actor; a blocking actor in a manual system),
 // TR_ENOMEM, TR_ELIMIT (no free actor slot) or TR_ECLOSED (the caller is
 // stopping). `opts` may be NULL. Thread: handler (ctx owner).
 TR_API int tr_spawn(tr_ref *out, tr_ctx *ctx, const tr_behavior *b,
