@@ -25,7 +25,7 @@
 //   what makes the same-loop fast path in lookup safe.
 #include "actor.h"
 
-#include <stdio.h>
+#include <sched.h>
 #include <string.h>
 
 static size_t
@@ -81,11 +81,28 @@ tr__actor_lookup(tr_system *sys, struct tr__shard *sh, tr_ref r, bool *held)
     return tr__slots_acquire(&sys->slots, r);
 }
 
+// Posts an inbox or a blocking actor: a parked blocking actor (waiting in
+// tr_receive, its schedule flag clear) is woken on its futex word, an idle
+// one queued for a blocking-actor thread.
 static void
+actor_post_off_loop(tr_system *sys, struct tr__actor *a, uint32_t word)
+{
+    if (word & TR__A_INBOX) {
+        tr__inbox_wake(a);
+    } else if (word & TR__A_PARKED) {
+        struct tr__bound *bd = tr__bound_of(a);
+        atomic_fetch_add(&bd->park, 1);
+        tr__futex_wake(&bd->park);
+    } else {
+        tr__pool_post(&sys->bpool, &a->sched);
+    }
+}
+
+static inline void
 actor_post(tr_system *sys, struct tr__actor *a, uint32_t word)
 {
-    if (word & TR__A_INBOX)
-        tr__inbox_wake(a);
+    if (TR_UNLIKELY(word & (TR__A_INBOX | TR__A_BLOCKING)))
+        actor_post_off_loop(sys, a, word);
     else
         tr__loop_post(&sys->shards[word >> TR__A_LOOP_SHIFT].loop, &a->sched);
 }
@@ -103,7 +120,10 @@ tr__ext_get(struct tr__actor *a)
 // RMW while an actor works through a burst: the load follows the caller's
 // push in the total order, and the loop's clearing of the flag follows the
 // load, so the loop's re-check of the queue sees the push.
-static void
+// Inlined by hand: the compiler stopped inlining it into the send path
+// once blocking actors gave actor_post a second branch (+8 instructions
+// per message in pingpong).
+static inline __attribute__((always_inline)) void
 actor_schedule(tr_system *sys, struct tr__actor *a)
 {
     if (atomic_load(&a->word) & TR__A_SCHED)
@@ -203,12 +223,12 @@ alarm_edge(tr_system *sys, struct tr__shard *sh, struct tr__actor *a,
     tr_ref who = tr__actor_ref(sys, a);
     if (raise)
         tr__count(sys, sh, alarms);
-    fprintf(stderr,
-            "troupe level=warn event=mailbox_%s actor=%llx behavior=%s "
-            "queued=%u high=%u low=%u\n",
-            raise ? "overload" : "recovered", (unsigned long long)who.bits,
-            a->beh != NULL && a->beh->name != NULL ? a->beh->name : "-", queued,
-            bd->high, bd->low);
+    tr__logf(&sys->log, TR_LOG_WARN,
+             raise ? "mailbox_overload" : "mailbox_recovered",
+             "actor=%llx behavior=%s queued=%u high=%u low=%u",
+             (unsigned long long)who.bits,
+             a->beh != NULL && a->beh->name != NULL ? a->beh->name : "-",
+             queued, bd->high, bd->low);
     if (!tr_ref_is_none(bd->alarm_to)) {
         tr_overload o = {who, queued, raise ? 1u : 0u};
         (void)tr__send_any(sys, who, bd->alarm_to, TR_MSG_OVERLOAD, &o,
@@ -374,6 +394,12 @@ tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
         if (rc != 0) {
             if (held)
                 tr__actor_release(sys, a);
+            if (rc == TR_EFULL && (word & TR__A_BLOCKING)) {
+                // A saturated blocking actor: the pool's word for it.
+                atomic_fetch_add_explicit(&sys->bk_refused, 1,
+                                          memory_order_relaxed);
+                rc = TR_EBUSY;
+            }
             return rc == TR__DROPPED ? 0 : rc;
         }
     }
@@ -460,10 +486,9 @@ debug_unhandled(tr_ctx *ctx, uint32_t type)
         sys->warned[sys->nwarned++] = b;
     pthread_mutex_unlock(&sys->dbg_mu);
     if (!seen)
-        fprintf(stderr,
-                "troupe level=warn event=unhandled behavior=%s msg_type=%u "
-                "(reported once per behaviour)\n",
-                b->name != NULL ? b->name : "-", type);
+        tr__logf(&sys->log, TR_LOG_WARN, "unhandled",
+                 "behavior=%s msg_type=%u once=per_behavior",
+                 b->name != NULL ? b->name : "-", type);
 }
 
 // Acts on a tr_exit made by the user code that just ran.
@@ -537,7 +562,9 @@ handle_signals(tr_ctx *ctx)
     check_exit(ctx);
 }
 
-static void
+// Inlined by hand into both copies of actor_turn, as it was into the one
+// actor_run before blocking actors.
+static inline __attribute__((always_inline)) void
 deliver(tr_ctx *ctx, struct tr_msg *m)
 {
     ctx->cur = m;
@@ -696,12 +723,56 @@ stop_progress(tr_ctx *ctx)
     return TR__RUN_DONE;
 }
 
-static int
-actor_run(struct tr__sched *s)
+// What the run does with a message it popped.
+enum { MSG_DELIVER, MSG_TAKEN, MSG_DROPPED };
+
+// Takes `m` off the mailbox's books: gives a bounded mailbox its place
+// back (and drops it under drop-oldest), and consumes the runtime's own
+// messages (replies, job results, stale DOWNs). Returns MSG_DELIVER when
+// the user gets `m`.
+static inline int
+msg_admit(tr_ctx *ctx, struct tr__shard *sh, struct tr_msg *m, bool bounded)
 {
-    struct tr__actor *a = (struct tr__actor *)s;
-    struct tr__shard *sh = (struct tr__shard *)tr__loop_current();
-    tr_system *sys = sh->sys;
+    struct tr__actor *a = ctx->a;
+    if (TR_UNLIKELY(bounded) && m->type < TR_MSG_SYSTEM) {
+        struct tr__bound *bd = tr__bound_of(a);
+        uint32_t before = bound_leave(bd);
+        if (TR_UNLIKELY(a->ext != NULL) && before - 1 <= bd->cap / 2)
+            writable_tell(ctx);
+        if (TR_UNLIKELY(bd->high != 0) && before - 1 <= bd->low &&
+            atomic_load_explicit(&bd->alarm, memory_order_relaxed))
+            alarm_edge(ctx->sys, sh, a, before - 1, false);
+        if (bd->policy == TR_OVERFLOW_DROP_OLDEST && before > bd->cap) {
+            atomic_fetch_add_explicit(&bd->dropped, 1, memory_order_relaxed);
+            tr__count(ctx->sys, sh, dropped);
+            tr__msg_free(m); // the oldest goes
+            return MSG_DROPPED;
+        }
+    }
+    if (TR_UNLIKELY(m->req_id & TR__REQ_REPLY)) {
+        tr__req_reply(ctx, m);
+        tr__msg_free(m);
+    } else if (TR_UNLIKELY(m->type == TR__MSG_JOB)) {
+        tr__job_done(ctx, m);
+        tr__msg_free(m);
+    } else if (TR_UNLIKELY(m->type == TR_MSG_DOWN) &&
+               (!tr__watch_accept(ctx, m) || tr__req_down(ctx, m))) {
+        tr__msg_free(m); // demonitored, or a responder's monitor
+    } else {
+        return MSG_DELIVER;
+    }
+    return MSG_TAKEN;
+}
+
+// One turn of an actor: signals, laters, then messages up to the budget.
+// Inlined twice: on a loop (`blocking` false: sh is the loop's shard) and
+// on a blocking-actor thread (sh NULL; the handler may call tr_receive,
+// which uses the mailbox's own tail, so the cached one is stored back
+// around each handler).
+static inline __attribute__((always_inline)) int
+actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
+           bool blocking)
+{
     tr_ctx ctx = {
         .a = a, .sys = sys, .shard = sh, .self = tr__actor_ref(sys, a)};
 
@@ -719,37 +790,26 @@ actor_run(struct tr__sched *s)
         if (n == NULL)
             break;
         struct tr_msg *m = tr__msg_of(n);
-        // For the watchdog: two relaxed stores to the loop's own shard.
-        atomic_store_explicit(&sh->cur_name, a->beh->name,
-                              memory_order_relaxed);
-        atomic_store_explicit(&sh->cur_type, m->type, memory_order_relaxed);
-        if (TR_UNLIKELY(bounded) && m->type < TR_MSG_SYSTEM) {
-            struct tr__bound *bd = tr__bound_of(a);
-            uint32_t before = bound_leave(bd);
-            if (TR_UNLIKELY(a->ext != NULL) && before - 1 <= bd->cap / 2)
-                writable_tell(&ctx);
-            if (TR_UNLIKELY(bd->high != 0) && before - 1 <= bd->low &&
-                atomic_load_explicit(&bd->alarm, memory_order_relaxed))
-                alarm_edge(sys, sh, a, before - 1, false);
-            if (bd->policy == TR_OVERFLOW_DROP_OLDEST && before > bd->cap) {
-                atomic_fetch_add_explicit(&bd->dropped, 1,
-                                          memory_order_relaxed);
-                tr__count(sys, sh, dropped);
-                tr__msg_free(m); // the oldest goes
-                continue;
-            }
+        if (!blocking) {
+            // For the watchdog: two relaxed stores to the loop's shard.
+            atomic_store_explicit(&sh->cur_name, a->beh->name,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&sh->cur_type, m->type, memory_order_relaxed);
         }
-        if (TR_UNLIKELY(m->req_id & TR__REQ_REPLY)) {
-            tr__req_reply(&ctx, m);
-            tr__msg_free(m);
-        } else if (TR_UNLIKELY(m->type == TR__MSG_JOB)) {
-            tr__job_done(&ctx, m);
-            tr__msg_free(m);
-        } else if (TR_UNLIKELY(m->type == TR_MSG_DOWN) &&
-                   (!tr__watch_accept(&ctx, m) || tr__req_down(&ctx, m))) {
-            tr__msg_free(m); // demonitored, or a responder's monitor
-        } else {
+        int what = msg_admit(&ctx, sh, m, bounded);
+        if (what == MSG_DROPPED)
+            continue;
+        if (what == MSG_DELIVER) {
+            if (blocking)
+                a->mbox.tail = tail;
             deliver(&ctx, m);
+            if (blocking) {
+                tail = a->mbox.tail;
+                if (ctx.lent != NULL) {
+                    tr__msg_free(ctx.lent);
+                    ctx.lent = NULL;
+                }
+            }
         }
         check_exit(&ctx);
         if (!tr__stack_empty(&a->sig))
@@ -758,6 +818,12 @@ actor_run(struct tr__sched *s)
             break;
     }
     a->mbox.tail = tail;
+    if (!blocking && handled != 0) // a relaxed load and store, own shard
+        atomic_store_explicit(
+            &sh->c.handled,
+            atomic_load_explicit(&sh->c.handled, memory_order_relaxed) +
+                handled,
+            memory_order_relaxed);
     unsigned ph = tr__actor_phase(a);
     if (ph == TR__PH_STOPPING) {
         if (stop_progress(&ctx) == TR__RUN_AGAIN)
@@ -779,6 +845,92 @@ actor_run(struct tr__sched *s)
             return TR__RUN_AGAIN;
     }
     return TR__RUN_DONE;
+}
+
+static int
+actor_run(struct tr__sched *s)
+{
+    struct tr__shard *sh = (struct tr__shard *)tr__loop_current();
+    return actor_turn((struct tr__actor *)s, sh->sys, sh, false);
+}
+
+// A blocking actor's turn, on one of the system's blocking-actor threads.
+static int
+blocking_run(struct tr__sched *s)
+{
+    tr_system *sys = tr__container_of(tr__pool_current(), tr_system, bpool);
+    return actor_turn((struct tr__actor *)s, sys, NULL, true);
+}
+
+// Clears the schedule flag and sets PARKED in one step: a producer that
+// then finds the flag clear wakes the parked thread instead of queueing
+// the actor on a pool thread.
+static void
+park_begin(struct tr__actor *a)
+{
+    uint32_t w = atomic_load(&a->word);
+    while (!atomic_compare_exchange_weak(&a->word, &w,
+                                         (w | TR__A_PARKED) & ~TR__A_SCHED))
+        ;
+}
+
+// Takes the schedule flag back and clears PARKED in one step. If a
+// producer set the flag meanwhile, it decided to wake us (it saw PARKED)
+// and the turn is still ours.
+static void
+park_end(struct tr__actor *a)
+{
+    uint32_t w = atomic_load(&a->word);
+    while (!atomic_compare_exchange_weak(&a->word, &w,
+                                         (w | TR__A_SCHED) & ~TR__A_PARKED))
+        ;
+}
+
+int
+tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms)
+{
+    if (out == NULL || ctx->cur == NULL || !tr__ctx_blocking(ctx))
+        return TR_EINVAL;
+    *out = NULL;
+    struct tr__actor *a = ctx->a;
+    struct tr__bound *bd = tr__bound_of(a);
+    if (ctx->lent != NULL) {
+        tr__msg_free(ctx->lent);
+        ctx->lent = NULL;
+    }
+    int64_t end = timeout_ms < 0 ? -1 : tr__now_ns() + timeout_ms * 1000000;
+    for (;;) {
+        check_exit(ctx);
+        if (!tr__stack_empty(&a->sig))
+            handle_signals(ctx);
+        if (tr__actor_phase(a) != TR__PH_RUN)
+            return TR_ECLOSED;
+        struct tr__node *n = tr__mpsc_pop(&a->mbox);
+        if (n != NULL) {
+            struct tr_msg *m = tr__msg_of(n);
+            if (msg_admit(ctx, NULL, m, true) != MSG_DELIVER)
+                continue;
+            ctx->lent = m;
+            ctx->cur = m;
+            *out = m;
+            return 0;
+        }
+        if (!tr__mpsc_empty(&a->mbox)) {
+            sched_yield(); // a push is half done
+            continue;
+        }
+        if (end >= 0 && tr__now_ns() >= end)
+            return TR_ETIMEDOUT;
+        // Read the futex word before parking: any wake after this changes
+        // it, so the wait below cannot miss one.
+        uint32_t seq = atomic_load(&bd->park);
+        park_begin(a);
+        // seq_cst clear, then re-check: pairs with producers' push and
+        // fetch_or, as at the end of a turn.
+        if (tr__mpsc_empty(&a->mbox) && tr__stack_empty(&a->sig))
+            tr__futex_wait(&bd->park, seq, end);
+        park_end(a);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -804,6 +956,7 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
         bd->high = bound->high;
         bd->low = bound->low;
         atomic_init(&bd->alarm, 0);
+        atomic_init(&bd->park, 0);
         bd->alarm_to = bound->alarm_to;
         atomic_init(&bd->refused, 0);
         atomic_init(&bd->dropped, 0);
@@ -884,6 +1037,23 @@ pick_loop(tr_system *sys, struct tr__actor *parent, const tr_spawn_opts *o,
     return 0;
 }
 
+// Starts the blocking-actor threads with the first blocking actor.
+static int
+bpool_start(tr_system *sys)
+{
+    if (atomic_load(&sys->bpool_on))
+        return 0;
+    pthread_mutex_lock(&sys->bpool_mu);
+    int rc = 0;
+    if (!atomic_load(&sys->bpool_on)) {
+        rc = tr__pool_start(&sys->bpool, sys->bpool_threads, UINT32_MAX);
+        if (rc == 0)
+            atomic_store(&sys->bpool_on, true);
+    }
+    pthread_mutex_unlock(&sys->bpool_mu);
+    return rc;
+}
+
 static int
 spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
       const tr_behavior *b, const void *arg, size_t len,
@@ -901,9 +1071,14 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
         unsigned ph = tr__actor_phase(parent);
         if (ph != TR__PH_RUN && ph != TR__PH_INIT)
             return TR_ECLOSED;
+        if (has_flags(parent, TR__A_BLOCKING))
+            return TR_EINVAL; // blocking actors have no children
     } else if (atomic_load(&sys->closing)) {
         return TR_ECLOSED;
     }
+    bool blocking = opts != NULL && opts->blocking;
+    if (blocking && (sys->manual || (rc = bpool_start(sys)) != 0))
+        return sys->manual ? TR_EINVAL : rc;
     struct tr__actor *a;
     // Held scheduled through init, so no loop runs it before init returns.
     struct tr__bound bound = {
@@ -917,19 +1092,30 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     if (bound.policy > TR_OVERFLOW_WAIT ||
         (bound.high != 0 && bound.low >= bound.high))
         return TR_EINVAL;
+    if (blocking && bound.cap == 0) { // always bounded: see tr_receive
+        bound.cap = sys->pool_cap;
+        bound.policy = TR_OVERFLOW_REFUSE;
+    }
     if (bound.high != 0 && bound.cap == 0) { // an alarm needs the count
         bound.cap = UINT32_MAX;
         bound.policy = TR_OVERFLOW_REFUSE;
     }
+    // A blocking actor keeps a home loop in its word (for its clock) but
+    // none in its slot: it dies on a pool thread, so no loop may take the
+    // same-loop fast path to it.
     rc = tr__actor_alloc(&a, sys, b,
                          TR__A_SCHED | (TR__PH_INIT << TR__A_PHASE_SHIFT) |
-                             (loop << TR__A_LOOP_SHIFT),
+                             (loop << TR__A_LOOP_SHIFT) |
+                             (blocking ? TR__A_BLOCKING : 0),
                          bound.cap != 0 ? &bound : NULL);
     if (rc != 0)
         return rc;
+    if (blocking)
+        a->sched.run = blocking_run;
     tr_ref self;
     // Two references: the actor's own and its parent's link.
-    rc = tr__slots_alloc(&sys->slots, a, loop, 2, &self);
+    rc = tr__slots_alloc(&sys->slots, a, blocking ? TR__NO_LOOP : loop, 2,
+                         &self);
     if (rc != 0) {
         tr__actor_free(sys, a);
         return rc;

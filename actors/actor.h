@@ -25,6 +25,7 @@
 #ifndef TR_ACTORS_ACTOR_H
 #define TR_ACTORS_ACTOR_H
 
+#include "../base/log.h"
 #include "../loop/loop.h"
 #include "../loop/pool.h"
 #include "../mailbox/msg.h"
@@ -66,6 +67,8 @@ struct tr__slots {
 
 // Actor word.
 #define TR__A_SCHED       1u
+#define TR__A_PARKED      2u // blocking actor waiting in tr_receive
+#define TR__A_BLOCKING    4u // runs on the blocking-actor threads
 #define TR__A_PHASE_SHIFT 8
 #define TR__A_PHASE_MASK  (0xFFu << TR__A_PHASE_SHIFT)
 #define TR__A_INIT_OK     (1u << 16) // init succeeded: the stop hook will run
@@ -111,7 +114,7 @@ struct tr__bound {
     _Atomic uint64_t refused, dropped;
     uint32_t high, low;     // overload watermarks (0: none)
     _Atomic uint32_t alarm; // 1 while raised
-    uint32_t pad;
+    _Atomic uint32_t park;  // blocking actors: futex word of tr_receive
     tr_ref alarm_to;
 };
 
@@ -133,6 +136,8 @@ struct tr__counters {
     _Atomic uint64_t alarms;
     _Atomic uint64_t stalls;    // loop held past the watchdog threshold
     _Atomic uint64_t abandoned; // requests pending at their requester's end
+    _Atomic uint64_t timeouts;  // requests that passed their deadline
+    _Atomic uint64_t handled;   // messages taken by actors (loops only)
 };
 
 struct tr__shard {
@@ -165,6 +170,14 @@ struct tr_system {
     uint32_t root_signal;   // asked to shut down by close; root_lock
     int64_t root_kill_at;   // then killed at this time (0: not to be)
     struct tr__pool pool;   // the blocking pool
+    struct tr__log log;     // read-only after open
+    // Blocking actors: their own threads, started with the first one.
+    struct tr__pool bpool;
+    _Atomic bool bpool_on;
+    pthread_mutex_t bpool_mu; // guards starting bpool
+    unsigned bpool_threads;
+    uint32_t pool_cap;           // tr_config.pool_queue
+    _Atomic uint64_t bk_refused; // sends refused by full blocking actors
     // Loop watchdog: a thread that reports handlers holding a loop.
     bool debug;
     pthread_mutex_t dbg_mu;        // guards warned
@@ -190,6 +203,7 @@ struct tr_ctx {
     tr_ref self;
     unsigned sent;            // this turn, counted against the budget
     const struct tr_msg *cur; // the message being handled, or NULL
+    struct tr_msg *lent;      // tr_receive's last message, freed after
     bool exit;
     int exit_reason;
 };
@@ -476,6 +490,14 @@ void tr__watch_fini(tr_ctx *ctx, int reason);
 // tr__watch_orphan answers a signal found on a dead actor `dead`: a
 // monitor gets its DOWN, a link its exit signal, both with TR_ENOACTOR.
 void tr__watch_orphan(tr_system *sys, tr_ref dead, struct tr_msg *m);
+
+// tr__ctx_blocking is true in a blocking actor's callbacks.
+static inline bool
+tr__ctx_blocking(const tr_ctx *ctx)
+{
+    return (atomic_load_explicit(&ctx->a->word, memory_order_relaxed) &
+            TR__A_BLOCKING) != 0;
+}
 
 // offload.c
 // tr__jobs_cancel flags every job of a dying actor (before it is marked

@@ -158,7 +158,7 @@ tr_gather(tr_ctx *ctx, const tr_gather_item *items, size_t n,
           const tr_gather_opts *opts, tr_gather_fn done, void *cookie)
 {
     if (done == NULL || opts == NULL || opts->timeout_ms <= 0 || n == 0 ||
-        (items == NULL))
+        items == NULL || tr__ctx_blocking(ctx))
         return TR_EINVAL;
     struct tr__ext *e = tr__ext_get(ctx->a);
     struct gather *g = tr__zalloc(sizeof *g);
@@ -318,7 +318,7 @@ tr_request_retry(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data,
 {
     if (fn == NULL || policy == NULL || policy->max_attempts <= 0 ||
         policy->timeout_ms <= 0 || policy->backoff_ms < 0 ||
-        (len != 0 && data == NULL))
+        (len != 0 && data == NULL) || tr__ctx_blocking(ctx))
         return TR_EINVAL;
     struct tr__ext *e = tr__ext_get(ctx->a);
     struct retry *r = tr__zalloc(sizeof *r + len);

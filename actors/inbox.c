@@ -188,6 +188,7 @@ tr_call(tr_system *sys, tr_ref to, uint32_t type, const void *data, size_t len,
         if (left <= 0 || tr_inbox_recv(ib, &m, left) != 0) {
             struct tr__cancel c = {ib->ref, id};
             (void)tr__signal_ref(sys, to, TR__SIG_CANCEL, &c, sizeof c);
+            tr__count(sys, (struct tr__shard *)NULL, timeouts);
             rc = TR_ETIMEDOUT;
             break;
         }

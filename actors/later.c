@@ -194,7 +194,7 @@ timer_start(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
             int64_t delay_ms, int64_t period_ms, uint64_t *out)
 {
     if (type >= TR_MSG_SYSTEM || (len != 0 && data == NULL) || delay_ms < 0 ||
-        period_ms < 0)
+        period_ms < 0 || tr__ctx_blocking(ctx))
         return TR_EINVAL;
     if (len > ctx->sys->max_msg)
         return TR_EMSGSIZE;

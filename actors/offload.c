@@ -70,7 +70,8 @@ int
 tr_offload(tr_ctx *ctx, tr_job_fn fn, const void *arg, size_t len,
            tr_job_done done, void *cookie, tr_job_free free_result)
 {
-    if (fn == NULL || done == NULL || (len != 0 && arg == NULL))
+    if (fn == NULL || done == NULL || (len != 0 && arg == NULL) ||
+        tr__ctx_blocking(ctx))
         return TR_EINVAL;
     struct tr__ext *e = tr__ext_get(ctx->a);
     struct tr_job *j = tr__zalloc(sizeof *j + len);

@@ -251,6 +251,8 @@ finish(tr_ctx *ctx, struct tr__req *r, int status, const tr_msg *reply)
     reqmon_release(e, r->to);
     if (status == TR_ETIMEDOUT || status == TR_ECANCELED)
         send_cancel(ctx, r);
+    if (status == TR_ETIMEDOUT)
+        tr__count(ctx->sys, ctx->shard, timeouts);
     tr_reply_fn fn = r->fn;
     void *cookie = r->cookie;
     req_free(e, r); // before the callback, which may make the next request
@@ -380,7 +382,7 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
            const void *data, size_t len, int64_t timeout_ms, tr_reply_fn fn,
            void *cookie)
 {
-    if (fn == NULL)
+    if (fn == NULL || tr__ctx_blocking(ctx))
         return TR_EINVAL; // nothing to report anything else through
     struct tr__ext *e = tr__ext_get(ctx->a);
     struct tr__req *r = e != NULL ? req_alloc(e) : NULL;

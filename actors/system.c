@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "actor.h"
 
-#include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,10 +52,9 @@ watchdog_main(void *arg)
                 atomic_load_explicit(&sh->loop.busy, memory_order_relaxed);
             if (runs != seen[i] || !busy) {
                 if (told[i])
-                    fprintf(stderr,
-                            "troupe level=info event=loop_recovered loop=%u "
-                            "held_ms=%lld\n",
-                            i, (long long)((now - since[i]) / 1000000));
+                    tr__logf(&sys->log, TR_LOG_INFO, "loop_recovered",
+                             "loop=%u held_ms=%lld", i,
+                             (long long)((now - since[i]) / 1000000));
                 seen[i] = runs;
                 since[i] = now;
                 told[i] = false;
@@ -64,14 +63,13 @@ watchdog_main(void *arg)
             if (!told[i] && now - since[i] >= sys->watchdog_ms * 1000000) {
                 const char *name =
                     atomic_load_explicit(&sh->cur_name, memory_order_relaxed);
-                fprintf(
-                    stderr,
-                    "troupe level=warn event=loop_stalled loop=%u "
-                    "behavior=%s msg_type=%u held_ms=%lld\n",
-                    i, name != NULL ? name : "-",
+                tr__logf(
+                    &sys->log, TR_LOG_WARN, "loop_stalled",
+                    "loop=%u behavior=%s msg_type=%u held_ms=%lld", i,
+                    name != NULL ? name : "-",
                     atomic_load_explicit(&sh->cur_type, memory_order_relaxed),
                     (long long)((now - since[i]) / 1000000));
-                atomic_fetch_add_explicit(&sys->ext.stalls, 1,
+                atomic_fetch_add_explicit(&sh->c.stalls, 1,
                                           memory_order_relaxed);
                 told[i] = true;
             }
@@ -110,6 +108,8 @@ static void
 system_free(tr_system *sys)
 {
     watchdog_stop(sys);
+    if (atomic_load(&sys->bpool_on) && sys->bpool.threads != NULL)
+        tr__pool_stop(&sys->bpool);
     if (sys->pool.threads != NULL)
         tr__pool_stop(&sys->pool);
     tr__free(sys->shards, sys->nloops * sizeof *sys->shards);
@@ -117,6 +117,7 @@ system_free(tr_system *sys)
     pthread_cond_destroy(&sys->root_cv);
     pthread_mutex_destroy(&sys->root_lock);
     pthread_mutex_destroy(&sys->dbg_mu);
+    pthread_mutex_destroy(&sys->bpool_mu);
     tr__free(sys, sizeof *sys);
 }
 
@@ -144,6 +145,11 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     sys->shutdown_ms = c.shutdown_ms != 0 ? c.shutdown_ms : 5000;
     sys->mbox_cap = c.mailbox_capacity;
     sys->mbox_overflow = c.mailbox_overflow;
+    if (c.log_level > TR_LOG_OFF) {
+        tr__free(sys, sizeof *sys);
+        return TR_EINVAL;
+    }
+    tr__log_init(&sys->log, c.log_fn, c.log_cookie, c.log_level);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -151,6 +157,9 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     bad |= pthread_mutex_init(&sys->root_lock, NULL) != 0;
     bad |= pthread_cond_init(&sys->root_cv, &ca) != 0;
     bad |= pthread_mutex_init(&sys->dbg_mu, NULL) != 0;
+    bad |= pthread_mutex_init(&sys->bpool_mu, NULL) != 0;
+    sys->bpool_threads = c.blocking_threads ? c.blocking_threads : 4;
+    sys->pool_cap = c.pool_queue ? c.pool_queue : 1024;
     const char *env = getenv("TROUPE_DEBUG");
     sys->debug = c.debug || (env != NULL && env[0] != 0 && env[0] != '0');
     pthread_condattr_destroy(&ca);
@@ -162,7 +171,7 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     sys->manual = c.manual;
     uint64_t seed = c.seed ? c.seed : c.manual ? 1 : (uint64_t)tr__now_ns();
     int prc = tr__pool_start(&sys->pool, c.pool_threads ? c.pool_threads : 4,
-                             c.pool_queue ? c.pool_queue : 1024);
+                             sys->pool_cap);
     if (prc != 0) {
         system_free(sys);
         return prc;
@@ -173,7 +182,8 @@ tr_system_open(tr_system **out, const tr_config *cfg)
         int rc = c.manual
                      ? tr__loop_start_manual(&sys->shards[i].loop, i)
                      : tr__loop_start(&sys->shards[i].loop, i,
-                                      c.pin ? (int)(i % (unsigned)ncpu) : -1);
+                                      c.pin ? (int)(i % (unsigned)ncpu) : -1,
+                                      c.sample_every);
         if (rc != 0) {
             stop_loops(sys, i);
             system_free(sys);
@@ -199,6 +209,22 @@ tr_system_open(tr_system **out, const tr_config *cfg)
     }
     *out = sys;
     return 0;
+}
+
+void
+tr_log(tr_system *sys, enum tr_log_level level, const char *event,
+       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tr__logv(&sys->log, level, event, fmt, ap);
+    va_end(ap);
+}
+
+bool
+tr_log_enabled(tr_system *sys, enum tr_log_level level)
+{
+    return tr__log_on(&sys->log, level);
 }
 
 unsigned
@@ -228,6 +254,7 @@ add_counters(tr_stats *st, uint64_t *created, uint64_t *freed,
     st->mailbox_alarms += rd(&c->alarms);
     st->loop_stalls += rd(&c->stalls);
     st->requests_abandoned += rd(&c->abandoned);
+    st->requests_timed_out += rd(&c->timeouts);
     *created += rd(&c->created);
     *freed += rd(&c->freed);
 }
@@ -248,6 +275,47 @@ tr_system_stats(tr_system *sys, tr_stats *out)
             out->timer_late_max_ns = late;
     }
     out->actors_live = created >= freed ? created - freed : 0;
+}
+
+int
+tr_loop_stats(tr_system *sys, unsigned loop, tr_loop_info *out)
+{
+    if (loop >= sys->nloops || out == NULL)
+        return TR_EINVAL;
+    struct tr__shard *sh = &sys->shards[loop];
+    struct tr__loop *l = &sh->loop;
+    out->runs = atomic_load_explicit(&l->runs, memory_order_relaxed);
+    out->msgs_handled = rd(&sh->c.handled);
+    out->msgs_sent = rd(&sh->c.sent);
+    out->wakeups = rd(&l->wakeups);
+    out->timers_fired = rd(&l->timers_fired);
+    out->timer_late_max_ns =
+        atomic_load_explicit(&l->timer_late_max_ns, memory_order_relaxed);
+    out->stalls = rd(&sh->c.stalls);
+    tr__hist_read(&l->lag, &out->lag);
+    tr__hist_read(&l->run, &out->run);
+    return 0;
+}
+
+int
+tr_pool_stats(tr_system *sys, tr_pool_info *out)
+{
+    struct tr__pool *p = &sys->pool;
+    *out = (tr_pool_info){0};
+    out->threads = p->nthreads;
+    out->busy = atomic_load_explicit(&p->busy, memory_order_relaxed);
+    out->queued = tr__pool_depth(p);
+    out->queue_cap = p->cap;
+    out->jobs_run = rd(&p->ran);
+    out->jobs_rejected = rd(&p->rejected);
+    if (atomic_load(&sys->bpool_on)) {
+        struct tr__pool *b = &sys->bpool;
+        out->actor_threads = b->nthreads;
+        out->actors_busy = atomic_load_explicit(&b->busy, memory_order_relaxed);
+        out->actors_runnable = tr__pool_depth(b);
+    }
+    out->actors_refused = rd(&sys->bk_refused);
+    return 0;
 }
 
 static struct timespec
@@ -339,8 +407,8 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     if (sys->debug && !atomic_load(&sys->closing)) {
         tr_stats st;
         tr_system_stats(sys, &st);
-        fprintf(stderr, "troupe level=info event=closing actors_alive=%llu\n",
-                (unsigned long long)st.actors_live);
+        tr__logf(&sys->log, TR_LOG_INFO, "closing", "actors_alive=%llu",
+                 (unsigned long long)st.actors_live);
     }
     atomic_store(&sys->closing, true);
     if (sys->manual) {
@@ -378,20 +446,27 @@ tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
     const struct tr__transport *t = atomic_load(&sys->transport);
     if (t != NULL)
         t->close(sys->transport_arg);
+    // Pool threads may still hold a reference to an actor that just died
+    // (a job's result on its way back) and free it on their own thread:
+    // join them while the loops, whose message pools they may free into,
+    // are still there, and before counting what leaked. Blocking actors
+    // are all dead; their threads may be finishing their last turn.
+    if (atomic_load(&sys->bpool_on))
+        tr__pool_stop(&sys->bpool);
+    tr__pool_stop(&sys->pool);
     stop_loops(sys, sys->nloops);
     tr_stats st;
     tr_system_stats(sys, &st);
     if (sys->debug)
-        fprintf(stderr,
-                "troupe level=info event=closed requests_abandoned=%llu "
-                "dead_letters=%llu late_replies=%llu unhandled=%llu "
-                "loop_stalls=%llu actors_leaked=%llu\n",
-                (unsigned long long)st.requests_abandoned,
-                (unsigned long long)st.dead_letters,
-                (unsigned long long)st.late_replies,
-                (unsigned long long)st.unhandled,
-                (unsigned long long)st.loop_stalls,
-                (unsigned long long)st.actors_live);
+        tr__logf(&sys->log, TR_LOG_INFO, "closed",
+                 "requests_abandoned=%llu dead_letters=%llu late_replies=%llu "
+                 "unhandled=%llu loop_stalls=%llu actors_leaked=%llu",
+                 (unsigned long long)st.requests_abandoned,
+                 (unsigned long long)st.dead_letters,
+                 (unsigned long long)st.late_replies,
+                 (unsigned long long)st.unhandled,
+                 (unsigned long long)st.loop_stalls,
+                 (unsigned long long)st.actors_live);
     if (final != NULL)
         *final = st;
     system_free(sys);

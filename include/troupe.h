@@ -147,6 +147,39 @@ typedef struct tr_behavior {
 } tr_behavior;
 
 // ---------------------------------------------------------------------------
+// Logging
+
+// Log levels. In tr_config, 0 (TR_LOG_DEFAULT) means TR_LOG_INFO.
+enum tr_log_level {
+    TR_LOG_DEFAULT = 0,
+    TR_LOG_DEBUG,
+    TR_LOG_INFO,
+    TR_LOG_WARN,
+    TR_LOG_ERROR,
+    TR_LOG_OFF, // as a threshold: nothing is logged
+};
+
+// tr_log_fn receives one log line: space-separated key=value pairs that
+// begin with `level=` and `event=`, e.g. "level=warn event=loop_stalled
+// loop=0 behavior=parser msg_type=7 held_ms=212". No trailing newline.
+// It is called from any of the system's threads (loops, the watchdog, pool
+// threads, the caller of tr_log), possibly at once, so it must be
+// thread-safe; it must not call back into the system.
+// Ownership: `line` is lent for the call only.
+typedef void (*tr_log_fn)(void *cookie, enum tr_log_level level,
+                          const char *line);
+
+// tr_log_level_name returns "debug", "info", "warn", "error" or "off"
+// (static text; "info" for TR_LOG_DEFAULT). Thread: any.
+TR_API const char *tr_log_level_name(enum tr_log_level level);
+
+#if defined(__GNUC__)
+#define TR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TR_PRINTF(f, a)
+#endif
+
+// ---------------------------------------------------------------------------
 // System
 
 // What a bounded mailbox does with a user message that finds it full.
@@ -190,21 +223,39 @@ typedef struct tr_config {
     // debug (or TROUPE_DEBUG=1 in the environment): warn once per
     // behaviour about user messages nobody handled, and at close report the
     // actors still alive when it began, requests never answered, dead
-    // letters and late replies (key=value lines on stderr).
+    // letters and late replies (lines on the log sink).
     bool debug;
     // watchdog_ms: a handler holding its loop longer than this is reported
-    // (a key=value line on stderr naming the behaviour and message type,
+    // (a warn line on the log sink naming the behaviour and message type,
     // while it is stuck and again when it returns; tr_stats.loop_stalls).
     // 0: 50 ms; negative: no watchdog.
     int64_t watchdog_ms;
+    // sample_every: the loops time one in this many turns (and one in as
+    // many wake-ups, for lag) for the histograms of tr_loop_stats, rounded
+    // up to a power of two. 0: 64; 1: every turn (two clock reads more per
+    // turn).
+    unsigned sample_every;
     // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
-    // pool_queue bounds its queue of jobs waiting for a thread; 0: 1024.
+    // pool_queue bounds its queue of jobs waiting for a thread, and is the
+    // default mailbox capacity of a blocking actor; 0: 1024.
     unsigned pool_threads;
     uint32_t pool_queue;
+    // blocking_threads is the number of threads that run blocking actors
+    // (tr_spawn_opts.blocking), apart from pool_threads so that neither
+    // kind of work can starve the other; started with the first blocking
+    // actor. 0: 4.
+    unsigned blocking_threads;
     // shutdown_ms is how long a stopping parent (or tr_system_close) lets
     // a child that traps exits take over its shutdown before killing it.
     // 0: 5000; negative: no limit.
     int64_t shutdown_ms;
+    // log_fn receives the system's log lines (the watchdog, debug mode,
+    // mailbox alarms, tr_log) at log_level and above, with log_cookie.
+    // NULL: each line goes to stderr, prefixed "troupe ". log_level 0:
+    // TR_LOG_INFO.
+    tr_log_fn log_fn;
+    void *log_cookie;
+    enum tr_log_level log_level;
 } tr_config;
 
 // tr_system_open starts a system with `cfg` (NULL for defaults): its loop
@@ -229,6 +280,7 @@ typedef struct tr_stats {
     uint64_t mailbox_alarms;     // overload alarms raised
     uint64_t loop_stalls;        // handlers that held a loop past watchdog_ms
     uint64_t requests_abandoned; // pending when their requester stopped
+    uint64_t requests_timed_out; // requests (and tr_call) past their deadline
     uint64_t timers_fired;       // timers that fired (requests' deadlines too)
     int64_t timer_late_max_ns;   // the latest any timer fired, past its due
 } tr_stats;
@@ -263,6 +315,18 @@ TR_API int tr_system_run(tr_system *sys);
 // idle. Returns the number of turns run, or TR_EINVAL. Thread: the driver.
 TR_API int tr_system_advance(tr_system *sys, int64_t ms);
 
+// tr_log writes one line through the system's log sink when `level` is at
+// or above the configured threshold: "level=<level> event=<event>" and,
+// if `fmt` is not NULL, a space and the printf-formatted rest, which
+// should be key=value pairs (values without spaces, or quoted). Lines
+// longer than 511 bytes are cut. Thread: any.
+TR_API void tr_log(tr_system *sys, enum tr_log_level level, const char *event,
+                   const char *fmt, ...) TR_PRINTF(4, 5);
+
+// tr_log_enabled is true when a line at `level` would be written, so a
+// caller can skip preparing one. Thread: any.
+TR_API bool tr_log_enabled(tr_system *sys, enum tr_log_level level);
+
 // tr_system_now_ns returns the system's clock in ns: CLOCK_MONOTONIC, or
 // the virtual clock of a manual system. Deadlines are on this clock.
 // Thread: any.
@@ -294,18 +358,36 @@ typedef struct tr_spawn_opts {
     enum tr_overflow overflow;
     int64_t wait_ms;
     // Overload alarm (bounded or not): when the mailbox reaches
-    // high_watermark user messages, the alarm is raised (a log line on
-    // stderr, tr_stats.mailbox_alarms, and TR_MSG_OVERLOAD to alarm_to if
-    // set); it clears only once the mailbox is back to low_watermark
-    // (hysteresis), with another TR_MSG_OVERLOAD. 0: no alarm.
+    // high_watermark user messages, the alarm is raised (a warn line on
+    // the log sink, tr_stats.mailbox_alarms, and TR_MSG_OVERLOAD to
+    // alarm_to if set); it clears only once the mailbox is back to
+    // low_watermark (hysteresis), with another TR_MSG_OVERLOAD. 0: no alarm.
     uint32_t high_watermark;
     uint32_t low_watermark;
     tr_ref alarm_to;
+    // blocking makes a *blocking actor*: the same behaviour API, but its
+    // handlers run on one of the system's blocking-actor threads
+    // (tr_config.blocking_threads) instead of a loop, so they may block
+    // (sleep, synchronous I/O, a sync database driver, CPU-heavy work), and
+    // may wait for their next message with tr_receive. It is an ordinary
+    // member of the tree: supervised, linked, monitored, stopped with its
+    // parent. Its init still runs on the spawner's thread and must not
+    // block. Its mailbox is always bounded (capacity 0: the system's
+    // mailbox_capacity, else tr_config.pool_queue); a send to a full one
+    // returns TR_EBUSY. A blocking actor cannot spawn children, arm timers
+    // (tr_send_after, tr_send_every), make asynchronous requests
+    // (tr_request, tr_gather, tr_request_retry) or offload: those return
+    // TR_EINVAL; it waits with tr_receive instead, and may call tr_call. A
+    // handler that waits in tr_receive holds its thread, so at most
+    // blocking_threads blocking actors make progress at once. Not
+    // available in a manual system (TR_EINVAL).
+    bool blocking;
 } tr_spawn_opts;
 
 // tr_spawn creates a child of the calling actor running behaviour `b`, runs
 // its init with `arg` (borrowed for the call) and stores its ref in *out.
-// Returns 0, init's negative code, TR_EINVAL (bad behaviour or placement),
+// Returns 0, init's negative code, TR_EINVAL (bad behaviour or placement;
+// the caller is a blocking actor; a blocking actor in a manual system),
 // TR_ENOMEM, TR_ELIMIT (no free actor slot) or TR_ECLOSED (the caller is
 // stopping). `opts` may be NULL. Thread: handler (ctx owner).
 TR_API int tr_spawn(tr_ref *out, tr_ctx *ctx, const tr_behavior *b,
@@ -332,8 +414,8 @@ TR_API void *tr_state(const tr_ctx *ctx);
 // tr_ctx_system returns the system the actor lives in. Thread: handler.
 TR_API tr_system *tr_ctx_system(const tr_ctx *ctx);
 
-// tr_ctx_loop returns the index of the loop the actor lives on.
-// Thread: handler (ctx owner).
+// tr_ctx_loop returns the index of the loop the actor lives on (for a
+// blocking actor: the loop whose clock it uses). Thread: handler (ctx owner).
 TR_API unsigned tr_ctx_loop(const tr_ctx *ctx);
 
 // tr_parent returns the actor's parent, or TR_REF_NONE for a top-level
@@ -373,6 +455,17 @@ TR_API int tr_forward(tr_ctx *ctx, tr_ref to, const tr_msg *msg);
 // then runs its stop hook. Stopping an actor that is already stopping does
 // nothing. Returns 0, TR_ENOACTOR or TR_EINVAL. Thread: handler.
 TR_API int tr_stop(tr_ctx *ctx, tr_ref who, int reason);
+
+// tr_receive waits up to `timeout_ms` (negative: no limit; 0: poll) for
+// the calling blocking actor's next message, as CAF's blocking actors do,
+// and stores it in *out. Stop and exit signals wake it: then it returns
+// TR_ECLOSED, and the handler should return. Trapped exits arrive as
+// TR_MSG_EXIT messages, DOWNs as TR_MSG_DOWN.
+// Returns 0, TR_ETIMEDOUT, TR_ECLOSED (the actor is stopping) or TR_EINVAL
+// (not inside a blocking actor's receive handler).
+// Ownership: *out is lent until the handler returns or calls tr_receive
+// again. Thread: handler (ctx owner) of a blocking actor.
+TR_API int tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms);
 
 // tr_exit_text is tr_exit with a short text for the reason (cut to
 // TR_EXIT_TEXT - 1 bytes), which monitors (tr_down) and links
@@ -645,6 +738,78 @@ TR_API int tr_offload(tr_ctx *ctx, tr_job_fn fn, const void *arg, size_t len,
 // tr_job_cancelled is true once the job's owner has stopped. A long job
 // polls it to stop early. Thread: the pool thread running the job.
 TR_API bool tr_job_cancelled(const tr_job *job);
+
+// ---------------------------------------------------------------------------
+// Metrics: histograms and per-loop, per-pool snapshots
+
+// TR_HIST_BUCKETS is the number of buckets in a tr_hist: values 0..7 ns
+// have a bucket each; above, each power of two is split into 8 buckets
+// (relative error at most 12.5%) up to 2^38 ns (about 275 s); larger values
+// share the last bucket.
+#define TR_HIST_BUCKETS 288
+
+// tr_hist is a snapshot of a log-linear histogram of durations in ns.
+typedef struct tr_hist {
+    uint64_t count;  // values recorded: the sum of the buckets
+    uint64_t sum_ns; // their sum (for a mean)
+    uint64_t max_ns; // the largest, exact
+    uint64_t bucket[TR_HIST_BUCKETS];
+} tr_hist;
+
+// tr_hist_bucket_max_ns returns the largest value bucket `i` holds
+// (UINT64_MAX for the last, and for i out of range). Thread: any.
+TR_API uint64_t tr_hist_bucket_max_ns(unsigned i);
+
+// tr_hist_quantile returns an upper estimate of the value at quantile `q`
+// (0 <= q <= 1; 0.5 is the median): the upper bound of the bucket the
+// value fell in, but never more than max_ns. 0 for an empty histogram.
+// Thread: any (the snapshot is the caller's).
+TR_API uint64_t tr_hist_quantile(const tr_hist *h, double q);
+
+// tr_loop_info is one loop's counters and histograms. The histograms are
+// sampled (see tr_config.sample_every): `lag` is the time from an actor
+// becoming runnable to its turn starting: samples of a post's wait for its
+// turn (a message or signal for an idle actor) and of each batch of timers'
+// lateness (due -> fired); `run` is how long a turn took (an actor's
+// handlers for up to `budget` messages). Counters are exact once the
+// system has stopped, and a recent approximation while it runs.
+typedef struct tr_loop_info {
+    uint64_t runs;             // turns started
+    uint64_t msgs_handled;     // messages actors on this loop took
+    uint64_t msgs_sent;        // messages sent from this loop
+    uint64_t wakeups;          // sleeps ended by another thread's post
+    uint64_t timers_fired;     // timers that fired on this loop
+    int64_t timer_late_max_ns; // the latest one fired, past its due time
+    uint64_t stalls;           // watchdog reports of a held loop
+    tr_hist lag;               // runnable -> running, ns (sampled)
+    tr_hist run;               // turn durations, ns (sampled)
+} tr_loop_info;
+
+// tr_loop_stats fills *out for loop `loop` (0 .. tr_system_loops() - 1).
+// It reads the loop's own counters without stopping it: no lock, and
+// nothing the loop writes is shared with other loops.
+// Returns 0 or TR_EINVAL. Ownership: `out` is borrowed. Thread: any.
+TR_API int tr_loop_stats(tr_system *sys, unsigned loop, tr_loop_info *out);
+
+// tr_pool_info describes the blocking pool: the threads that run
+// offloaded jobs and, apart from them, the threads that run blocking
+// actors (see tr_spawn_opts.blocking).
+typedef struct tr_pool_info {
+    unsigned threads;         // job threads (tr_config.pool_threads)
+    unsigned busy;            // of them, running a job now
+    uint32_t queued;          // jobs waiting for a thread
+    uint32_t queue_cap;       // tr_config.pool_queue
+    uint64_t jobs_run;        // jobs started
+    uint64_t jobs_rejected;   // tr_offload calls refused with TR_EBUSY
+    unsigned actor_threads;   // blocking-actor threads
+    unsigned actors_busy;     // of them, in a blocking actor's turn
+    uint32_t actors_runnable; // blocking actors waiting for a thread
+    uint64_t actors_refused;  // sends refused with TR_EBUSY (actor full)
+} tr_pool_info;
+
+// tr_pool_stats fills *out. Returns 0. Ownership: `out` is borrowed.
+// Thread: any.
+TR_API int tr_pool_stats(tr_system *sys, tr_pool_info *out);
 
 // ---------------------------------------------------------------------------
 // From any thread

@@ -104,6 +104,11 @@ loop_timers(struct tr__loop *l)
     if (next > ms_floor(now))
         return;
     int64_t late = now - next * 1000000;
+    // A timer due is a schedulable due to run: its lateness is lag too
+    // (the probe cannot see it, since what it makes runnable is posted
+    // only when it fires).
+    if (!l->manual)
+        tr__hist_add(&l->lag, late);
     if (late >
         atomic_load_explicit(&l->timer_late_max_ns, memory_order_relaxed))
         atomic_store_explicit(&l->timer_late_max_ns, late,
@@ -150,17 +155,52 @@ loop_sleep(struct tr__loop *l)
     atomic_store(&l->sleeping, 0);
 }
 
+enum { PROBE_IDLE, PROBE_ARMED, PROBE_BUSY };
+
+// A sampled run: its duration. Afterwards it arms the lag probe for the
+// next post, if the probe is idle.
+static __attribute__((noinline)) int
+run_timed(struct tr__loop *l, struct tr__sched *s)
+{
+    int64_t t0 = tr__now_ns();
+    int again = s->run(s);
+    tr__hist_add(&l->run, tr__now_ns() - t0);
+    int idle = PROBE_IDLE;
+    if (!l->manual)
+        atomic_compare_exchange_strong_explicit(&l->probe, &idle, PROBE_ARMED,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed);
+    return again;
+}
+
+// The marker's run: it was posted just before the probed schedulable, so
+// its wait is that schedulable's lag.
+static int
+probe_run(struct tr__sched *s)
+{
+    struct tr__loop *l = tr__container_of(s, struct tr__loop, probe_sched);
+    tr__hist_add(&l->lag,
+                 tr__now_ns() -
+                     atomic_load_explicit(&l->probe_ns, memory_order_relaxed));
+    atomic_store_explicit(&l->probe, PROBE_IDLE, memory_order_relaxed);
+    return TR__RUN_DONE;
+}
+
 // Runs one schedulable, with the health marks the watchdog reads: a run
-// count and a busy flag (relaxed stores, owner only).
-static void
+// count and a busy flag (relaxed stores, owner only); one run in
+// sample_mask + 1 is timed.
+static inline void
 run_one(struct tr__loop *l, struct tr__node *n)
 {
     struct tr__sched *s = (struct tr__sched *)n;
-    atomic_store_explicit(
-        &l->runs, atomic_load_explicit(&l->runs, memory_order_relaxed) + 1,
-        memory_order_relaxed);
+    uint64_t runs = atomic_load_explicit(&l->runs, memory_order_relaxed) + 1;
+    atomic_store_explicit(&l->runs, runs, memory_order_relaxed);
     atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
-    int again = s->run(s);
+    int again;
+    if (TR_UNLIKELY((runs & l->sample_mask) == 0))
+        again = run_timed(l, s);
+    else
+        again = s->run(s);
     atomic_store_explicit(&l->busy, 0, memory_order_relaxed);
     if (again == TR__RUN_AGAIN)
         rq_push(l, n);
@@ -200,8 +240,22 @@ loop_main(void *arg)
 }
 
 static int
-loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual)
+loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual,
+          unsigned sample_every)
 {
+    unsigned mask = 63;
+    if (sample_every != 0) {
+        mask = 0;
+        while (mask + 1 < sample_every && mask < (1u << 30))
+            mask = mask * 2 + 1;
+    }
+    l->sample_mask = mask;
+    atomic_init(&l->probe, PROBE_IDLE);
+    atomic_init(&l->probe_ns, 0);
+    l->probe_sched.run = probe_run;
+    atomic_init(&l->probe_sched.node.next, NULL);
+    tr__hist_init(&l->lag);
+    tr__hist_init(&l->run);
     tr__mpsc_init(&l->ready);
     atomic_init(&l->sleeping, 0);
     atomic_init(&l->quit, false);
@@ -225,7 +279,7 @@ loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual)
 int
 tr__loop_start_manual(struct tr__loop *l, unsigned index)
 {
-    return loop_init(l, index, -1, true);
+    return loop_init(l, index, -1, true, 0);
 }
 
 size_t
@@ -272,9 +326,10 @@ tr__loop_advance(struct tr__loop *l, int64_t ms)
 }
 
 int
-tr__loop_start(struct tr__loop *l, unsigned index, int cpu)
+tr__loop_start(struct tr__loop *l, unsigned index, int cpu,
+               unsigned sample_every)
 {
-    int rc = loop_init(l, index, cpu, false);
+    int rc = loop_init(l, index, cpu, false, sample_every);
     if (rc != 0)
         return rc;
     if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
@@ -295,9 +350,31 @@ loop_wake(struct tr__loop *l)
     }
 }
 
+// Claims the armed probe for the post of `s` (see loop.h): stamps the
+// time and queues the marker just ahead of `s`, by the same path, so it
+// runs just before `s` does.
+static __attribute__((noinline)) void
+probe_claim(struct tr__loop *l)
+{
+    int armed = PROBE_ARMED;
+    if (!atomic_compare_exchange_strong_explicit(&l->probe, &armed, PROBE_BUSY,
+                                                 memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    // Published to the loop by the marker's push (release, acquire).
+    atomic_store_explicit(&l->probe_ns, tr__now_ns(), memory_order_relaxed);
+    if (loop_self == l)
+        rq_push(l, &l->probe_sched.node);
+    else
+        tr__mpsc_push(&l->ready, &l->probe_sched.node);
+}
+
 void
 tr__loop_post(struct tr__loop *l, struct tr__sched *s)
 {
+    if (TR_UNLIKELY(atomic_load_explicit(&l->probe, memory_order_relaxed) ==
+                    PROBE_ARMED))
+        probe_claim(l);
     if (loop_self == l) {
         rq_push(l, &s->node);
         return;

@@ -17,9 +17,21 @@
 //   exchanges `sleeping` to 0 and writes the eventfd only if it was 1. Both
 //   sides use seq_cst, so either the loop sees the push or the poster sees
 //   the flag (store-load pairing). A busy loop pays no syscall per message.
+// - Health histograms are sampled, so the hot path reads no clock: one run
+//   in sample_mask + 1 is timed (run). After a timed run the loop *arms*
+//   its lag probe; the next post to it claims the probe (a CAS), stamps
+//   the time and queues the loop's marker schedulable just ahead of what
+//   it posts, by the same path. The marker runs just before that
+//   schedulable and records now - stamp (lag), freeing the probe. A post
+//   pays one load for this, a run nothing more than the sampling test.
+//   While a probe waits nothing else is sampled, so a long stall yields
+//   one (large) lag sample, not one per waiting post. Each batch of timers
+//   fired adds its lateness (due tick -> fired) to `lag` as well: a timer
+//   that fires late made its actor runnable late, which no probe sees.
 #ifndef TR_LOOP_LOOP_H
 #define TR_LOOP_LOOP_H
 
+#include "../base/hist.h"
 #include "../mailbox/msg.h"
 #include "timer.h"
 
@@ -41,6 +53,11 @@ struct tr__loop {
     alignas(TR_CACHELINE) struct tr__mpsc ready;
     _Atomic int sleeping; // 1 while blocked or about to block on efd
     _Atomic bool quit;
+    // Lag probe (see design notes): armed by the owner, claimed by a
+    // poster with a CAS, made idle by the marker's run.
+    _Atomic int probe;
+    _Atomic int64_t probe_ns; // CLOCK_MONOTONIC when the probe was claimed
+    unsigned sample_mask;     // constant after start: 2^k - 1
     // Owner thread only (after start).
     alignas(TR_CACHELINE) struct tr__node *rq_head;
     struct tr__node *rq_tail;
@@ -62,11 +79,18 @@ struct tr__loop {
     // Timer statistics, owner writes, anyone reads (relaxed).
     _Atomic uint64_t timers_fired;
     _Atomic int64_t timer_late_max_ns; // worst lateness seen
+    // Health histograms, ns: owner writes, anyone reads (see hist.h).
+    struct tr__hist lag;          // post -> run start, of the probes
+    struct tr__hist run;          // durations of the timed runs
+    struct tr__sched probe_sched; // the lag marker; queued by a claimer
 };
 
 // tr__loop_start initialises `l` and starts its thread, pinned to `cpu`
-// unless it is negative. Returns 0 or TR_ESYS. Thread: any.
-int tr__loop_start(struct tr__loop *l, unsigned index, int cpu);
+// unless it is negative, timing one run in `sample_every` (rounded up to a
+// power of two; 0: 64) and the first post after it. Returns 0 or TR_ESYS.
+// Thread: any.
+int tr__loop_start(struct tr__loop *l, unsigned index, int cpu,
+                   unsigned sample_every);
 
 // tr__loop_start_manual initialises `l` without a thread, on a virtual
 // clock starting at 0, for a test to drive with tr__loop_run and

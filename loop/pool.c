@@ -7,10 +7,32 @@
 
 #include <troupe.h>
 
+static _Thread_local struct tr__pool *pool_self;
+
+struct tr__pool *
+tr__pool_current(void)
+{
+    return pool_self;
+}
+
+// Appends `s` to the queue. Caller holds mu.
+static void
+queue_append(struct tr__pool *p, struct tr__sched *s)
+{
+    atomic_store_explicit(&s->node.next, NULL, memory_order_relaxed);
+    if (p->tail != NULL)
+        atomic_store_explicit(&p->tail->next, &s->node, memory_order_relaxed);
+    else
+        p->head = &s->node;
+    p->tail = &s->node;
+    p->queued++;
+}
+
 static void *
 pool_main(void *arg)
 {
     struct tr__pool *p = arg;
+    pool_self = p;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->head == NULL && !p->quit)
@@ -24,10 +46,13 @@ pool_main(void *arg)
         p->queued--;
         pthread_mutex_unlock(&p->mu);
         atomic_fetch_add(&p->busy, 1);
+        atomic_fetch_add_explicit(&p->ran, 1, memory_order_relaxed);
         struct tr__sched *s = (struct tr__sched *)n;
-        s->run(s);
+        int again = s->run(s);
         atomic_fetch_sub(&p->busy, 1);
         pthread_mutex_lock(&p->mu);
+        if (again == TR__RUN_AGAIN)
+            queue_append(p, s); // behind the others: fairness
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -44,6 +69,7 @@ tr__pool_start(struct tr__pool *p, unsigned threads, uint32_t cap)
     p->nalloc = threads;
     atomic_init(&p->busy, 0);
     atomic_init(&p->rejected, 0);
+    atomic_init(&p->ran, 0);
     p->threads = tr__zalloc(threads * sizeof *p->threads);
     if (p->threads == NULL)
         return TR_ENOMEM;
@@ -68,16 +94,28 @@ tr__pool_push(struct tr__pool *p, struct tr__sched *s)
         atomic_fetch_add_explicit(&p->rejected, 1, memory_order_relaxed);
         return TR_EBUSY;
     }
-    atomic_store_explicit(&s->node.next, NULL, memory_order_relaxed);
-    if (p->tail != NULL)
-        atomic_store_explicit(&p->tail->next, &s->node, memory_order_relaxed);
-    else
-        p->head = &s->node;
-    p->tail = &s->node;
-    p->queued++;
+    queue_append(p, s);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+void
+tr__pool_post(struct tr__pool *p, struct tr__sched *s)
+{
+    pthread_mutex_lock(&p->mu);
+    queue_append(p, s);
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+uint32_t
+tr__pool_depth(struct tr__pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint32_t n = p->queued;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void

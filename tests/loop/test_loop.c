@@ -38,7 +38,7 @@ test_posted_job_runs_on_its_loop_until_done(void **state)
 {
     (void)state;
     struct tr__loop l;
-    assert_int_equal(tr__loop_start(&l, 0, -1), 0);
+    assert_int_equal(tr__loop_start(&l, 0, -1, 0), 0);
     struct job j = {.s.run = job_run, .again = 5, .loop = &l};
     assert_null(tr__loop_current());
     tr__loop_post(&l, &j.s);
@@ -74,7 +74,7 @@ test_posts_from_many_threads_all_run_once(void **state)
     enum { THREADS = 4, JOBS = 2000 };
     static struct job jobs[THREADS][JOBS];
     struct tr__loop l;
-    assert_int_equal(tr__loop_start(&l, 0, -1), 0);
+    assert_int_equal(tr__loop_start(&l, 0, -1, 0), 0);
     pthread_t th[THREADS];
     struct poster p[THREADS];
     for (unsigned t = 0; t < THREADS; t++) {
