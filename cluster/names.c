@@ -19,7 +19,7 @@
 
 #include <string.h>
 
-#define NAME_MAX_LEN 127
+#define NAME_MAX_LEN KEY_MAX
 
 static int64_t
 find(struct node *n, const char *name, size_t len)
@@ -161,20 +161,13 @@ tr_whereis(tr_system *sys, const char *name, tr_ref *out)
 }
 
 int
-tr__names_frame(struct node *n, struct peer *p, tr_unpack *u, int kind)
+tr__names_frame(struct node *n, struct peer *p, const struct tr__frame *f)
 {
-    const char *name;
-    size_t len;
-    tr_ref ref = TR_REF_NONE;
-    tr_unpack_str(u, &name, &len);
-    if (kind == K_REG)
-        tr__ref_unpack(u, n, p, &ref);
-    if (u->err != 0 || len == 0 || len > NAME_MAX_LEN ||
-        memchr(name, '\0', len) != NULL)
-        return TR_EPROTO;
-    // A peer announces only its own actors' names.
-    if (kind == K_REG && TR__REF_NODE(ref) != p->idx)
-        return TR_EPROTO;
+    int kind = (int)f->kind;
+    const char *name = f->name.key.p;
+    size_t len = f->name.key.len;
+    tr_ref ref =
+        kind == K_REG ? tr__ref_resolve(n, p, &f->name.ref) : TR_REF_NONE;
     pthread_mutex_lock(&n->names_mu);
     int64_t i = find(n, name, len);
     int rc = 0;

@@ -583,6 +583,90 @@ bury_older(struct node *n, struct peer *p)
     }
 }
 
+// Tells a new peer the other peers we are connected to, so it connects to
+// them too (transitive connect: a full mesh). Node thread.
+static void
+send_peers(struct node *n, struct conn *c)
+{
+    tr_pack pk;
+    tr_pack_init(&pk, NULL, 0);
+    unsigned k = 0;
+    for (unsigned i = 1;; i++) {
+        struct peer *q = i < NODE_MAX ? atomic_load(&n->peers[i]) : NULL;
+        bool up = false;
+        if (q != NULL && q->url[0] != '\0' && strcmp(q->name, c->pname) != 0) {
+            pthread_mutex_lock(&q->mu);
+            up = q->conn != NULL && !q->dead;
+            pthread_mutex_unlock(&q->mu);
+        }
+        if (up) {
+            tr_pack_array(&pk, 3);
+            tr_pack_cstr(&pk, q->name);
+            tr_pack_uint(&pk, q->inc);
+            tr_pack_cstr(&pk, q->url);
+            k++;
+        }
+        if (k != 0 && (k == PEERS_MAX || q == NULL)) {
+            // The entries are packed; put the envelope head in front.
+            unsigned char head[16];
+            tr_pack h;
+            tr_pack_init(&h, head, sizeof head);
+            tr_pack_array(&h, 2);
+            tr_pack_uint(&h, K_PEERS);
+            tr_pack_array(&h, k);
+            struct buf env = {0};
+            if (h.err == 0 && pk.err == 0 &&
+                buf_reserve(&env, tr_pack_len(&h) + tr_pack_len(&pk)) == 0) {
+                memcpy(env.p, tr_pack_data(&h), tr_pack_len(&h));
+                memcpy(env.p + tr_pack_len(&h), tr_pack_data(&pk),
+                       tr_pack_len(&pk));
+                (void)tr__conn_queue(c, true, env.p,
+                                     tr_pack_len(&h) + tr_pack_len(&pk));
+            }
+            buf_free(&env);
+            tr_pack_fini(&h);
+            tr_pack_reset(&pk);
+            k = 0;
+        }
+        if (q == NULL)
+            break;
+    }
+    tr_pack_fini(&pk);
+}
+
+static int dial_add(struct node *n, const char *url);
+
+int
+tr__mesh_frame(struct node *n, struct peer *p, const struct tr__frame *f)
+{
+    (void)p;
+    for (unsigned i = 0; i < f->peers.n; i++) {
+        const struct wpeer *w = &f->peers.v[i];
+        if (strlen(n->name) == w->name.len &&
+            memcmp(n->name, w->name.p, w->name.len) == 0)
+            continue; // ourselves
+        struct peer *q =
+            tr__peer_find(n, w->name.p, w->name.len, w->inc, false);
+        bool have = false;
+        if (q != NULL) {
+            pthread_mutex_lock(&q->mu);
+            have = q->conn != NULL || q->dead;
+            pthread_mutex_unlock(&q->mu);
+        }
+        char url[URL_MAX];
+        memcpy(url, w->url.p, w->url.len);
+        url[w->url.len] = '\0';
+        pthread_mutex_lock(&n->mu);
+        for (struct dial *d = n->dials; d != NULL && !have; d = d->next)
+            have = strcmp(d->url, url) == 0;
+        pthread_mutex_unlock(&n->mu);
+        if (!have && dial_add(n, url) == 0)
+            tr__node_log(n, "info", "event=mesh_dial peer=%.*s url=%s",
+                         (int)w->name.len, w->name.p, url);
+    }
+    return 0;
+}
+
 // Of two connections between the same pair, both ends keep the one dialled
 // by the node whose name sorts first.
 static bool
@@ -620,58 +704,50 @@ conn_up(struct node *n, struct conn *c)
     pthread_mutex_lock(&p->mu);
     p->conn = c;
     pthread_mutex_unlock(&p->mu);
+    snprintf(p->url, sizeof p->url, "%s", c->purl);
     if (old == NULL) {
         atomic_fetch_add(&n->up, 1);
         NODE_STAT(n, nodes_up);
         tr__node_log(n, "info", "event=node_up peer=%s incarnation=%llu url=%s",
                      p->name, (unsigned long long)p->inc, c->purl);
-        tr__names_peer_up(n, p);
     }
     return 0;
+}
+
+// After WELCOME, the first things a new peer hears: the other peers (so
+// it connects to them) and our names. Node thread.
+static void
+conn_announce(struct node *n, struct conn *c)
+{
+    send_peers(n, c);
+    tr__names_peer_up(n, c->peer);
 }
 
 // Handles a handshake frame on a connection not yet up. Returns 0, or an
 // error after which the connection is closed.
 static int
-handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
+handshake(struct node *n, struct conn *c, const struct tr__frame *f,
           const char **why)
 {
-    if (kind == K_HELLO && (c->state == C_HELLO ||
-                            (c->state == C_WELCOME && c->pname[0] == '\0'))) {
-        uint64_t ver, inc;
-        const char *name, *url;
-        size_t nl, ul, pl = 0, nonl;
-        const void *nonce, *proof = NULL;
-        tr_unpack_uint(u, &ver);
-        tr_unpack_str(u, &name, &nl);
-        tr_unpack_uint(u, &inc);
-        tr_unpack_str(u, &url, &ul);
-        tr_unpack_bin(u, &nonce, &nonl);
-        if (tr_unpack_peek(u) == TR_PACK_NIL)
-            tr_unpack_nil(u);
-        else
-            tr_unpack_bin(u, &proof, &pl);
-        if (u->err != 0 || nonl != NONCE_BYTES || !name_ok(name, nl) ||
-            ul >= URL_MAX) {
-            *why = "bad_hello";
-            return TR_EPROTO;
-        }
-        if (ver != WIRE_VER) {
+    if (f->kind == K_HELLO && (c->state == C_HELLO || (c->state == C_WELCOME &&
+                                                       c->pname[0] == '\0'))) {
+        if (f->hello.ver != WIRE_VER) {
             *why = "version";
             return TR_EPROTO;
         }
-        memcpy(c->pname, name, nl);
-        c->pname[nl] = '\0';
-        memcpy(c->purl, url, ul);
-        c->purl[ul] = '\0';
-        c->pinc = inc;
-        memcpy(c->theirs, nonce, NONCE_BYTES);
+        memcpy(c->pname, f->hello.name.p, f->hello.name.len);
+        c->pname[f->hello.name.len] = '\0';
+        memcpy(c->purl, f->hello.url.p, f->hello.url.len);
+        c->purl[f->hello.url.len] = '\0';
+        c->pinc = f->hello.inc;
+        memcpy(c->theirs, f->hello.nonce, NONCE_BYTES);
         if (c->dial == NULL) { // we listen: answer with our proof
             c->state = C_AUTH;
             return send_hello(n, c, true);
         }
         // We dialled: check the listener's proof over our nonce.
-        if (!mac_ok(n, proof, pl, 'L', c->mine, c->theirs, c->pname, c->pinc)) {
+        if (!mac_ok(n, f->hello.proof, f->hello.proof_len, 'L', c->mine,
+                    c->theirs, c->pname, c->pinc)) {
             NODE_STAT(n, auth_failures);
             *why = "auth";
             return TR_EAUTH;
@@ -681,11 +757,9 @@ handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
             mac(n, m, 'D', c->theirs, c->mine, n->name, n->inc);
         return send_small(c, K_AUTH, m, sizeof m);
     }
-    if (kind == K_AUTH && c->state == C_AUTH) {
-        const void *proof = NULL;
-        size_t pl = 0;
-        if (tr_unpack_bin(u, &proof, &pl) != 0 ||
-            !mac_ok(n, proof, pl, 'D', c->mine, c->theirs, c->pname, c->pinc)) {
+    if (f->kind == K_AUTH && c->state == C_AUTH) {
+        if (!mac_ok(n, f->auth.proof, f->auth.len, 'D', c->mine, c->theirs,
+                    c->pname, c->pinc)) {
             NODE_STAT(n, auth_failures);
             *why = "auth";
             return TR_EAUTH;
@@ -695,12 +769,17 @@ handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
             *why = rc == TR_EBUSY ? "duplicate" : "refused";
             return rc;
         }
-        return send_small(c, K_WELCOME, NULL, 0);
+        rc = send_small(c, K_WELCOME, NULL, 0);
+        if (rc == 0)
+            conn_announce(n, c);
+        return rc;
     }
-    if (kind == K_WELCOME && c->state == C_WELCOME && c->pname[0] != '\0') {
+    if (f->kind == K_WELCOME && c->state == C_WELCOME && c->pname[0] != '\0') {
         int rc = conn_up(n, c);
         if (rc != 0)
             *why = rc == TR_EBUSY ? "duplicate" : "refused";
+        else
+            conn_announce(n, c);
         return rc;
     }
     *why = "unexpected";
@@ -710,6 +789,26 @@ handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
 // ---------------------------------------------------------------------------
 // The node thread
 
+// Acts on one frame of a connection that is up.
+static int
+dispatch(struct node *n, struct conn *c, const struct tr__frame *f)
+{
+    switch (f->kind) {
+    case K_BEAT:
+        return 0;
+    case K_PEERS:
+        return tr__mesh_frame(n, c->peer, f);
+    case K_REG:
+    case K_UNREG:
+        return tr__names_frame(n, c->peer, f);
+    case K_MSG:
+    case K_SIG:
+        return tr__remote_frame(n, c->peer, f);
+    default:
+        return TR_EPROTO; // a handshake frame again, or not yet known
+    }
+}
+
 static void
 handle_chunk(struct node *n, struct conn *c, const unsigned char *p, size_t len)
 {
@@ -718,32 +817,19 @@ handle_chunk(struct node *n, struct conn *c, const unsigned char *p, size_t len)
         uint32_t fl = be32(p + off);
         off += 4;
         tr_unpack u;
+        struct tr__frame f;
         const char *why = "bad_frame";
-        int rc = tr_unpack_init(&u, p + off, fl);
-        uint32_t items;
-        uint64_t kind = 0;
-        if (rc == 0) {
-            tr_unpack_array(&u, &items);
-            tr_unpack_uint(&u, &kind);
-            rc = u.err;
-        }
+        int rc = tr__frame_decode(&f, &u, p + off, fl);
         if (rc == 0 && c->state != C_UP)
-            rc = handshake(n, c, &u, (unsigned)kind, &why);
-        else if (rc == 0 && kind == K_BEAT)
-            rc = 0;
-        else if (rc == 0 && (kind == K_REG || kind == K_UNREG))
-            rc = tr__names_frame(n, c->peer, &u, (int)kind);
+            rc = handshake(n, c, &f, &why);
         else if (rc == 0)
-            rc = tr__remote_frame(n, c, &u, (int)kind);
-        if (rc == 0 && u.err != 0)
-            rc = u.err;
+            rc = dispatch(n, c, &f);
         tr_unpack_fini(&u);
         off += fl;
         if (rc == TR_EPROTO) {
             NODE_STAT(n, proto_errors);
-            tr__node_log(
-                n, "warn", "event=bad_frame peer=%s kind=%llu bytes=%u",
-                c->pname[0] ? c->pname : "?", (unsigned long long)kind, fl);
+            tr__node_log(n, "warn", "event=bad_frame peer=%s kind=%u bytes=%u",
+                         c->pname[0] ? c->pname : "?", f.kind, fl);
         }
         if (rc != 0)
             conn_close(n, c, why, rc);

@@ -9,40 +9,15 @@
 
 #include "../actors/actor.h"
 
+#include "frame.h"
+
 #include <troupe/cluster.h>
 #include <troupe/pack.h>
 
 #include <nng/nng.h>
 
-#define NODE_MAX    4096 // node indices a process can know (incarnations)
-#define NONCE_BYTES 16
-#define MAC_BYTES   32
-#define URL_MAX     256
-#define RX_START    65536 // receive buffer to start with
-#define WIRE_VER    1
-
-// Frame kinds (docs/wire.md).
-enum {
-    K_HELLO = 1,
-    K_AUTH = 2,
-    K_WELCOME = 3,
-    K_BEAT = 4,
-    K_MSG = 10,
-    K_SIG = 11,
-    K_REG = 20,
-    K_UNREG = 21,
-};
-
-// Signal kinds carried by K_SIG.
-enum {
-    S_LINK = 1,
-    S_UNLINK,
-    S_EXIT,
-    S_MONITOR,
-    S_DEMONITOR,
-    S_DOWN,
-    S_STOP,
-};
+#define NODE_MAX 4096  // node indices a process can know (incarnations)
+#define RX_START 65536 // receive buffer to start with
 
 struct buf {
     unsigned char *p;
@@ -94,6 +69,7 @@ struct peer {
     uint16_t idx;
     char name[TR_NODE_NAME_MAX];
     uint64_t inc;
+    char url[URL_MAX];  // where it listens, as its HELLO said; node thread
     pthread_mutex_t mu; // guards what follows
     bool dead;          // a newer incarnation replaced it
     struct conn *conn;  // while connected
@@ -189,13 +165,18 @@ int tr__remote_send(void *arg, tr_ref from, tr_ref to, uint32_t type,
                     int64_t deadline_ns);
 int tr__remote_signal(void *arg, tr_ref to, uint32_t type, const void *data,
                       size_t len);
-int tr__remote_frame(struct node *n, struct conn *c, tr_unpack *u, int kind);
+int tr__remote_frame(struct node *n, struct peer *p, const struct tr__frame *f);
 void tr__remote_peer_down(struct node *n, struct peer *p);
 int tr__ref_pack(tr_pack *pk, struct node *n, struct peer *p, tr_ref r);
-int tr__ref_unpack(tr_unpack *u, struct node *n, struct peer *p, tr_ref *r);
+// tr__ref_resolve turns a ref from `p`'s frame into this process's
+// numbering (TR_REF_NONE for a node index it cannot allocate).
+tr_ref tr__ref_resolve(struct node *n, struct peer *p, const struct wref *w);
+
+// node.c: transitive connect.
+int tr__mesh_frame(struct node *n, struct peer *p, const struct tr__frame *f);
 
 // names.c
-int tr__names_frame(struct node *n, struct peer *p, tr_unpack *u, int kind);
+int tr__names_frame(struct node *n, struct peer *p, const struct tr__frame *f);
 void tr__names_peer_up(struct node *n, struct peer *p);
 void tr__names_peer_down(struct node *n, struct peer *p);
 void tr__names_sweep(struct node *n);

@@ -53,42 +53,24 @@ tr__ref_pack(tr_pack *pk, struct node *n, struct peer *p, tr_ref r)
     return tr_pack_uint(pk, r.bits & MASK48);
 }
 
-int
-tr__ref_unpack(tr_unpack *u, struct node *n, struct peer *p, tr_ref *r)
+tr_ref
+tr__ref_resolve(struct node *n, struct peer *p, const struct wref *w)
 {
-    uint64_t v;
-    switch (tr_unpack_peek(u)) {
-    case TR_PACK_NIL:
-        *r = TR_REF_NONE;
-        return tr_unpack_nil(u);
-    case TR_PACK_UINT:
-        if (tr_unpack_uint(u, &v) != 0 || v > (MASK48 | HERE48))
-            return TR_EPROTO;
-        *r = (tr_ref){(v & HERE48) ? v & MASK48
-                                   : (uint64_t)p->idx << 48 | (v & MASK48)};
-        return 0;
-    case TR_PACK_ARRAY: {
-        uint32_t k;
-        const char *name;
-        size_t nl;
-        uint64_t inc;
-        tr_unpack_array(u, &k);
-        tr_unpack_str(u, &name, &nl);
-        tr_unpack_uint(u, &inc);
-        tr_unpack_uint(u, &v);
-        if (tr_unpack_leave(u) != 0 || k != 3 || v > MASK48)
-            return TR_EPROTO;
-        if (strlen(n->name) == nl && memcmp(n->name, name, nl) == 0 &&
-            inc == n->inc) {
-            *r = (tr_ref){v};
-            return 0;
-        }
-        struct peer *o = tr__peer_find(n, name, nl, inc, true);
-        *r = o != NULL ? (tr_ref){(uint64_t)o->idx << 48 | v} : TR_REF_NONE;
-        return 0;
+    switch (w->kind) {
+    case WREF_SENDER:
+        return (tr_ref){(uint64_t)p->idx << 48 | w->id};
+    case WREF_RECEIVER:
+        return (tr_ref){w->id};
+    case WREF_THIRD: {
+        if (strlen(n->name) == w->name_len &&
+            memcmp(n->name, w->name, w->name_len) == 0 && w->inc == n->inc)
+            return (tr_ref){w->id};
+        struct peer *o = tr__peer_find(n, w->name, w->name_len, w->inc, true);
+        return o != NULL ? (tr_ref){(uint64_t)o->idx << 48 | w->id}
+                         : TR_REF_NONE;
     }
     default:
-        return TR_EPROTO;
+        return TR_REF_NONE;
     }
 }
 
@@ -342,56 +324,35 @@ answer_gone(struct node *n, struct peer *p, unsigned sig, tr_ref to, tr_ref who,
 }
 
 static int
-msg_frame(struct node *n, struct peer *p, tr_unpack *u)
+msg_frame(struct node *n, struct peer *p, const struct tr__frame *f)
 {
-    uint32_t type;
-    tr_ref from, to;
-    uint64_t req_id;
-    int64_t left;
-    const void *data;
-    size_t len;
-    tr_unpack_u32(u, &type);
-    tr__ref_unpack(u, n, p, &from);
-    tr__ref_unpack(u, n, p, &to);
-    tr_unpack_uint(u, &req_id);
-    tr_unpack_int(u, &left);
-    tr_unpack_bin(u, &data, &len);
-    if (u->err != 0 || type >= TR_MSG_SYSTEM || left < 0)
-        return TR_EPROTO;
     NODE_STAT(n, msgs_in);
-    int64_t deadline = left != 0 ? tr__now_ns() + left : 0;
-    if (TR__REF_NODE(to) != 0 ||
-        tr__send_full(n->sys, from, to, type, len ? data : NULL, len, req_id,
-                      deadline) != 0)
+    tr_ref from = tr__ref_resolve(n, p, &f->msg.from);
+    tr_ref to = tr__ref_resolve(n, p, &f->msg.to);
+    int64_t deadline = f->msg.left != 0 ? tr__now_ns() + f->msg.left : 0;
+    if (f->msg.to.kind != WREF_RECEIVER ||
+        tr__send_full(n->sys, from, to, f->msg.type,
+                      f->msg.len ? f->msg.data : NULL, f->msg.len,
+                      f->msg.req_id, deadline) != 0)
         dropped(n);
     return 0;
 }
 
 static int
-sig_frame(struct node *n, struct peer *p, tr_unpack *u)
+sig_frame(struct node *n, struct peer *p, const struct tr__frame *f)
 {
-    uint64_t sig, id;
-    tr_ref to, who;
-    int64_t reason;
-    const char *text;
-    size_t tl;
-    tr_unpack_uint(u, &sig);
-    tr__ref_unpack(u, n, p, &to);
-    tr__ref_unpack(u, n, p, &who);
-    tr_unpack_uint(u, &id);
-    tr_unpack_int(u, &reason);
-    tr_unpack_str(u, &text, &tl);
-    if (u->err != 0 || reason < INT32_MIN || reason > INT32_MAX ||
-        tl >= TR_EXIT_TEXT)
-        return TR_EPROTO;
     NODE_STAT(n, msgs_in);
-    if (TR__REF_NODE(to) != 0) {
+    if (f->sig.to.kind != WREF_RECEIVER) {
         dropped(n);
         return 0;
     }
+    tr_ref to = tr__ref_resolve(n, p, &f->sig.to);
+    tr_ref who = tr__ref_resolve(n, p, &f->sig.who);
+    uint64_t id = f->sig.id;
+    int reason = f->sig.reason;
     tr_system *sys = n->sys;
     int rc = 0;
-    switch (sig) {
+    switch (f->sig.sig) {
     case S_MONITOR: {
         struct tr__watch w = {who, id};
         rc = tr__signal_ref(sys, to, TR__SIG_MONITOR, &w, sizeof w);
@@ -417,49 +378,40 @@ sig_frame(struct node *n, struct peer *p, tr_unpack *u)
         pthread_mutex_lock(&p->mu);
         wl_del(&p->links, to, who, 0);
         pthread_mutex_unlock(&p->mu);
-        local_exit(n, to, who, (int)reason, text, tl);
+        local_exit(n, to, who, reason, f->sig.text.p, f->sig.text.len);
         break;
     case S_DOWN: {
         pthread_mutex_lock(&p->mu);
         wl_del(&p->mons, TR_REF_NONE, TR_REF_NONE, id);
         pthread_mutex_unlock(&p->mu);
-        tr_down d = {.who = who, .mon = id, .reason = (int)reason};
-        memcpy(d.text, text, tl);
+        tr_down d = {.who = who, .mon = id, .reason = reason};
+        memcpy(d.text, f->sig.text.p, f->sig.text.len);
         if (tr__send_any(sys, who, to, TR_MSG_DOWN, &d, sizeof d, 0) != 0)
             dropped(n);
         break;
     }
-    case S_STOP: {
-        int r = (int)reason;
-        if (tr__signal_ref(sys, to, TR__SIG_STOP, &r, sizeof r) != 0)
+    case S_STOP:
+        if (tr__signal_ref(sys, to, TR__SIG_STOP, &reason, sizeof reason) != 0)
             dropped(n);
         break;
-    }
     default:
         return TR_EPROTO;
     }
     if (rc == TR_ENOACTOR || rc == TR_EINVAL) {
-        if (sig == S_LINK) {
+        if (f->sig.sig == S_LINK) {
             pthread_mutex_lock(&p->mu);
             wl_del(&p->links, to, who, 0);
             pthread_mutex_unlock(&p->mu);
         }
-        answer_gone(n, p, (unsigned)sig, to, who, id);
+        answer_gone(n, p, f->sig.sig, to, who, id);
     }
     return 0;
 }
 
 int
-tr__remote_frame(struct node *n, struct conn *c, tr_unpack *u, int kind)
+tr__remote_frame(struct node *n, struct peer *p, const struct tr__frame *f)
 {
-    switch (kind) {
-    case K_MSG:
-        return msg_frame(n, c->peer, u);
-    case K_SIG:
-        return sig_frame(n, c->peer, u);
-    default:
-        return TR_EPROTO;
-    }
+    return f->kind == K_MSG ? msg_frame(n, p, f) : sig_frame(n, p, f);
 }
 
 void

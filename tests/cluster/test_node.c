@@ -439,6 +439,35 @@ test_restart_new_incarnation(void **state)
     test_close(a);
 }
 
+// c and b each know only a; a tells them of each other and they connect:
+// a full mesh, and c reaches b's actors directly.
+static void
+test_transitive_mesh(void **state)
+{
+    (void)state;
+    char url[256];
+    tr_system *a = node_open("a", NULL, secret);
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_system *b = node_open("b", url, secret);
+    assert_int_equal(tr_node_wait_peers(b, 1, TEST_WAIT_MS), 0);
+    tr_system *c = node_open("c", url, secret);
+    assert_int_equal(tr_node_wait_peers(c, 2, TEST_WAIT_MS), 0);
+    assert_int_equal(tr_node_wait_peers(b, 2, TEST_WAIT_MS), 0);
+    assert_int_equal(tr_node_wait_peers(a, 2, TEST_WAIT_MS), 0);
+    tr_ref echo = remote_probe(b, TR_REF_NONE, "echo-b", c, NULL);
+    char node[TR_NODE_NAME_MAX];
+    assert_int_equal(tr_ref_node(c, echo, node, sizeof node), 0);
+    assert_string_equal(node, "b");
+    tr_msg *reply;
+    assert_int_equal(tr_call(c, echo, P_ECHO, "hi", 2, TEST_WAIT_MS, &reply),
+                     0);
+    tr_msg_free(reply);
+    // a ref to b passed by a to c (a third-party ref) names the same actor.
+    test_close(c);
+    test_close(b);
+    test_close(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -450,6 +479,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_wrong_secret_refused),
         cmocka_unit_test(test_bad_frames_refused),
         cmocka_unit_test(test_restart_new_incarnation),
+        cmocka_unit_test(test_transitive_mesh),
     };
     test_main("cluster/node", tests, argc, argv);
 }
