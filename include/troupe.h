@@ -230,10 +230,11 @@ typedef struct tr_config {
     // while it is stuck and again when it returns; tr_stats.loop_stalls).
     // 0: 50 ms; negative: no watchdog.
     int64_t watchdog_ms;
-    // sample_every: the loops time one in this many turns (and one in as
-    // many wake-ups, for lag) for the histograms of tr_loop_stats, rounded
-    // up to a power of two. 0: 64; 1: every turn (two clock reads more per
-    // turn).
+    // sample_every: each loop times one turn in this many (rounded up to
+    // a power of two) for tr_loop_info.run, and after each timed turn the
+    // lag of the next post to it, for tr_loop_info.lag (timers' lateness is
+    // always recorded). 0: 256; 1: every turn (about three clock reads
+    // more per turn).
     unsigned sample_every;
     // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
     // pool_queue bounds its queue of jobs waiting for a thread, and is the

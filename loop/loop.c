@@ -243,7 +243,7 @@ static int
 loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual,
           unsigned sample_every)
 {
-    unsigned mask = 63;
+    unsigned mask = 255;
     if (sample_every != 0) {
         mask = 0;
         while (mask + 1 < sample_every && mask < (1u << 30))

@@ -87,7 +87,7 @@ struct tr__loop {
 
 // tr__loop_start initialises `l` and starts its thread, pinned to `cpu`
 // unless it is negative, timing one run in `sample_every` (rounded up to a
-// power of two; 0: 64) and the first post after it. Returns 0 or TR_ESYS.
+// power of two; 0: 256) and the first post after it. Returns 0 or TR_ESYS.
 // Thread: any.
 int tr__loop_start(struct tr__loop *l, unsigned index, int cpu,
                    unsigned sample_every);
