@@ -747,6 +747,8 @@ launch_timers(tr_launch *l, int64_t now)
             continue;
         switch (k->state) {
         case K_RESTARTING: {
+            if (l->stopping)
+                break; // gave up earlier in this pass: no new spawns
             did = true;
             k->restarts++;
             int err = kid_spawn(l, k);
