@@ -10,9 +10,8 @@
 // - A conflict (two nodes gave one name to different actors before they
 //   heard of each other) is settled the same way everywhere: the owner on
 //   the node whose name sorts first keeps it. The loser is logged.
-// - An owner that stops loses its names at the node thread's next sweep
-//   (every heartbeat/4): a liveness check per local name, no hook in the
-//   actor's stop path.
+// - An owner that stops loses its names as soon as the node's agent gets
+//   its DOWN (the agent monitors every owner; cluster/agent.c).
 // - The table is a plain array: registries hold services, not every
 //   actor. A hash map is the next step if that changes.
 #include "node.h"
@@ -78,11 +77,9 @@ del(struct node *n, int64_t i)
     n->names[i] = n->names[--n->nnames];
 }
 
-// Sends one REG or UNREG of our own name to `p` (or to every peer up, with
-// p NULL).
-static void
-announce(struct node *n, struct peer *p, unsigned kind, const char *name,
-         tr_ref ref)
+void
+tr__announce(struct node *n, struct peer *p, unsigned kind, const char *name,
+             tr_ref ref)
 {
     for (unsigned i = 1; i < NODE_MAX; i++) {
         struct peer *q = p != NULL ? p : atomic_load(&n->peers[i]);
@@ -91,10 +88,10 @@ announce(struct node *n, struct peer *p, unsigned kind, const char *name,
         unsigned char buf[256];
         tr_pack pk;
         tr_pack_init(&pk, buf, sizeof buf);
-        tr_pack_array(&pk, kind == K_REG ? 3 : 2);
+        tr_pack_array(&pk, kind == K_UNREG ? 2 : 3);
         tr_pack_uint(&pk, kind);
         tr_pack_cstr(&pk, name);
-        if (kind == K_REG)
+        if (kind != K_UNREG)
             tr__ref_pack(&pk, n, q, ref);
         pthread_mutex_lock(&q->mu);
         if (pk.err == 0 && q->conn != NULL && !q->dead)
@@ -124,7 +121,9 @@ tr_register(tr_system *sys, const char *name, tr_ref who)
         rc = put(n, name, len, who, 0);
     pthread_mutex_unlock(&n->names_mu);
     if (rc == 0)
-        announce(n, NULL, K_REG, name, who);
+        rc = tr__agent_watch(n, who); // the name goes when its owner does
+    if (rc == 0)
+        tr__announce(n, NULL, K_REG, name, who);
     return rc;
 }
 
@@ -142,7 +141,7 @@ tr_unregister(tr_system *sys, const char *name)
     pthread_mutex_unlock(&n->names_mu);
     if (!ours)
         return TR_ENOACTOR;
-    announce(n, NULL, K_UNREG, name, TR_REF_NONE);
+    tr__announce(n, NULL, K_UNREG, name, TR_REF_NONE);
     return 0;
 }
 
@@ -197,7 +196,7 @@ tr__names_peer_up(struct node *n, struct peer *p)
     pthread_mutex_lock(&n->names_mu);
     for (uint32_t i = 0; i < n->nnames; i++)
         if (n->names[i].owner == 0)
-            announce(n, p, K_REG, n->names[i].name, n->names[i].ref);
+            tr__announce(n, p, K_REG, n->names[i].name, n->names[i].ref);
     pthread_mutex_unlock(&n->names_mu);
 }
 
@@ -214,13 +213,13 @@ tr__names_peer_down(struct node *n, struct peer *p)
 }
 
 void
-tr__names_sweep(struct node *n)
+tr__names_down(struct node *n, tr_ref who)
 {
     for (;;) {
         char gone[NAME_MAX_LEN + 1] = "";
         pthread_mutex_lock(&n->names_mu);
         for (uint32_t i = 0; i < n->nnames; i++)
-            if (!alive(n, &n->names[i])) {
+            if (n->names[i].owner == 0 && tr_ref_eq(n->names[i].ref, who)) {
                 strcpy(gone, n->names[i].name);
                 del(n, i);
                 break;
@@ -228,7 +227,7 @@ tr__names_sweep(struct node *n)
         pthread_mutex_unlock(&n->names_mu);
         if (gone[0] == '\0')
             return;
-        announce(n, NULL, K_UNREG, gone, TR_REF_NONE);
+        tr__announce(n, NULL, K_UNREG, gone, TR_REF_NONE);
     }
 }
 
@@ -236,4 +235,5 @@ void
 tr__names_fini(struct node *n)
 {
     tr__free(n->names, n->capnames * sizeof *n->names);
+    tr__free(n->behavs, n->capbehavs * sizeof *n->behavs);
 }

@@ -51,12 +51,28 @@ enum {
 void
 tr__node_log(struct node *n, const char *level, const char *fmt, ...)
 {
+    enum tr_log_level lv = strcmp(level, "warn") == 0    ? TR_LOG_WARN
+                           : strcmp(level, "error") == 0 ? TR_LOG_ERROR
+                           : strcmp(level, "debug") == 0 ? TR_LOG_DEBUG
+                                                         : TR_LOG_INFO;
+    if (!tr_log_enabled(n->sys, lv))
+        return;
+    // fmt starts "event=<name> ..."; tr_log writes level= and event= itself.
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "troupe level=%s node=%s %s\n", level, n->name, line);
+    const char *ev = line, *rest = "";
+    if (strncmp(line, "event=", 6) == 0) {
+        ev = line + 6;
+        char *sp = strchr(line, ' ');
+        if (sp != NULL) {
+            *sp = '\0';
+            rest = sp + 1;
+        }
+    }
+    tr_log(n->sys, lv, ev, "node=%s%s%s", n->name, *rest ? " " : "", rest);
 }
 
 struct node *
@@ -414,7 +430,9 @@ conn_close(struct node *n, struct conn *c, const char *why, int err)
                          p->name, (unsigned long long)p->inc, why,
                          tr_errname(err));
             tr__names_peer_down(n, p);
+            tr__groups_peer_down(n, p);
             tr__remote_peer_down(n, p);
+            tr__spawn_peer_down(n, p);
         }
     } else if (err != 0 && strcmp(why, "closed") != 0) {
         tr__node_log(n, "warn", "event=conn_refused peer=%s reason=%s",
@@ -721,6 +739,7 @@ conn_announce(struct node *n, struct conn *c)
 {
     send_peers(n, c);
     tr__names_peer_up(n, c->peer);
+    tr__groups_peer_up(n, c->peer);
 }
 
 // Handles a handshake frame on a connection not yet up. Returns 0, or an
@@ -804,6 +823,13 @@ dispatch(struct node *n, struct conn *c, const struct tr__frame *f)
     case K_MSG:
     case K_SIG:
         return tr__remote_frame(n, c->peer, f);
+    case K_JOIN:
+    case K_LEAVE:
+    case K_PUB:
+        return tr__groups_frame(n, c->peer, f);
+    case K_SPAWN:
+    case K_SPAWNED:
+        return tr__spawn_frame(n, c->peer, f);
     default:
         return TR_EPROTO; // a handshake frame again, or not yet known
     }
@@ -988,7 +1014,7 @@ tick(struct node *n, int64_t now)
     for (struct dial *d = ds; d != NULL; d = d->next)
         if (!d->busy && d->conn == NULL && now >= d->due_ns)
             dial_start(d);
-    tr__names_sweep(n);
+    tr__spawn_tick(n, now);
 }
 
 static void *
@@ -1133,6 +1159,10 @@ node_close(void *arg)
         tr__free(p, sizeof *p);
     }
     tr__names_fini(n);
+    tr__groups_fini(n);
+    tr__spawn_fini(n);
+    pthread_mutex_destroy(&n->pg_mu);
+    pthread_mutex_destroy(&n->spawn_mu);
     if (n->secret != NULL)
         tr__free(n->secret, n->secret_len);
     pthread_mutex_destroy(&n->mu);
@@ -1175,7 +1205,8 @@ tr_node_start(tr_system *sys, const tr_node_config *cfg)
 {
     if (cfg == NULL || cfg->name == NULL ||
         !name_ok(cfg->name, strlen(cfg->name)) || sys->manual ||
-        (!cfg->insecure && (cfg->secret == NULL || cfg->secret_len == 0)) ||
+        (!cfg->insecure && (cfg->secret == NULL || cfg->secret_len == 0) &&
+         (cfg->listen != NULL || cfg->nseeds != 0)) ||
         (cfg->listen != NULL && strlen(cfg->listen) >= URL_MAX))
         return TR_EINVAL;
     if (atomic_load(&sys->transport) != NULL)
@@ -1224,6 +1255,8 @@ tr_node_start(tr_system *sys, const tr_node_config *cfg)
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     pthread_mutex_init(&n->names_mu, NULL);
+    pthread_mutex_init(&n->pg_mu, NULL);
+    pthread_mutex_init(&n->spawn_mu, NULL);
     int rc = 0;
     if (cfg->listen != NULL)
         rc = listen_url(n, cfg->listen);
@@ -1236,7 +1269,13 @@ tr_node_start(tr_system *sys, const tr_node_config *cfg)
         return rc;
     }
     n->thr_on = true;
+    rc = tr__agent_start(n);
+    if (rc != 0) {
+        node_close(n);
+        return rc;
+    }
     if (tr__transport_set(sys, &tr__node_transport, n) != 0) {
+        tr_system_stop(sys, n->agent, TR_EXIT_SHUTDOWN);
         node_close(n);
         return TR_EBUSY;
     }
@@ -1316,6 +1355,10 @@ tr_node_stats_get(tr_system *sys, tr_node_stats *out)
         .auth_failures = RD(auth_failures),
         .proto_errors = RD(proto_errors),
         .heartbeat_miss = RD(heartbeat_miss),
+        .group_pub_out = RD(group_pub_out),
+        .group_pub_in = RD(group_pub_in),
+        .group_delivered = RD(group_delivered),
+        .group_dropped = RD(group_dropped),
     };
 #undef RD
     return 0;

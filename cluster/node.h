@@ -104,8 +104,31 @@ struct name {
     uint16_t owner; // node index; 0: ours
 };
 
+// A process group: its members, this process's numbering (node index 0
+// for ours).
+struct group {
+    char name[KEY_MAX + 1];
+    tr_ref *v;
+    uint32_t n, cap;
+};
+
+struct behav {
+    char name[KEY_MAX + 1];
+    const tr_behavior *b;
+};
+
+// A spawn this node asked another for.
+struct pspawn {
+    uint64_t id;  // on the wire
+    uint64_t req; // the caller's
+    tr_ref reply_to;
+    uint16_t peer;
+    int64_t deadline;
+};
+
 struct node {
     tr_system *sys;
+    tr_ref agent; // cluster/agent.c
     char name[TR_NODE_NAME_MAX];
     uint64_t inc;
     char url[URL_MAX];
@@ -131,14 +154,26 @@ struct node {
     struct conn *conns; // node thread
     struct dial *dials; // mu to add, node thread to walk
 
-    pthread_mutex_t names_mu;
+    pthread_mutex_t names_mu; // names and behavs
     struct name *names;
     uint32_t nnames, capnames;
+    struct behav *behavs;
+    uint32_t nbehavs, capbehavs;
+
+    pthread_mutex_t pg_mu; // groups
+    struct group *groups;
+    uint32_t ngroups, capgroups;
+
+    pthread_mutex_t spawn_mu; // spawns
+    struct pspawn *spawns;
+    uint32_t nspawns, capspawns;
+    uint64_t spawn_ids;
 
     struct {
         _Atomic uint64_t nodes_up, nodes_down, msgs_out, msgs_in, frames_out,
             bytes_out, bytes_in, outbox_full, dropped_in, auth_failures,
-            proto_errors, heartbeat_miss;
+            proto_errors, heartbeat_miss, group_pub_out, group_pub_in,
+            group_delivered, group_dropped;
     } st;
 };
 
@@ -179,7 +214,27 @@ int tr__mesh_frame(struct node *n, struct peer *p, const struct tr__frame *f);
 int tr__names_frame(struct node *n, struct peer *p, const struct tr__frame *f);
 void tr__names_peer_up(struct node *n, struct peer *p);
 void tr__names_peer_down(struct node *n, struct peer *p);
-void tr__names_sweep(struct node *n);
+void tr__names_down(struct node *n, tr_ref who);
 void tr__names_fini(struct node *n);
+// tr__announce sends one registry or group update about our own actor
+// `ref` to `p`, or with p NULL to every peer that is up.
+void tr__announce(struct node *n, struct peer *p, unsigned kind,
+                  const char *key, tr_ref ref);
+
+// groups.c
+int tr__groups_frame(struct node *n, struct peer *p, const struct tr__frame *f);
+void tr__groups_peer_up(struct node *n, struct peer *p);
+void tr__groups_peer_down(struct node *n, struct peer *p);
+void tr__groups_down(struct node *n, tr_ref who);
+void tr__groups_fini(struct node *n);
+
+// agent.c: the node's agent actor (watches members and name owners, hosts
+// remotely spawned actors) and remote spawn.
+int tr__agent_start(struct node *n);
+int tr__agent_watch(struct node *n, tr_ref who);
+int tr__spawn_frame(struct node *n, struct peer *p, const struct tr__frame *f);
+void tr__spawn_peer_down(struct node *n, struct peer *p);
+void tr__spawn_tick(struct node *n, int64_t now);
+void tr__spawn_fini(struct node *n);
 
 #endif // TR_CLUSTER_NODE_H

@@ -110,11 +110,15 @@ typedef struct tr_node_stats {
     uint64_t frames_out; // writes (each a batch of envelopes)
     uint64_t bytes_out;
     uint64_t bytes_in;
-    uint64_t outbox_full;    // sends refused with TR_EFULL
-    uint64_t dropped_in;     // received for a gone or full actor
-    uint64_t auth_failures;  // peers refused: wrong secret
-    uint64_t proto_errors;   // peers disconnected for bad frames
-    uint64_t heartbeat_miss; // peers declared down by timeout
+    uint64_t outbox_full;     // sends refused with TR_EFULL
+    uint64_t dropped_in;      // received for a gone or full actor
+    uint64_t auth_failures;   // peers refused: wrong secret
+    uint64_t proto_errors;    // peers disconnected for bad frames
+    uint64_t heartbeat_miss;  // peers declared down by timeout
+    uint64_t group_pub_out;   // tr_pg_publish copies sent to other nodes
+    uint64_t group_pub_in;    // group messages received from other nodes
+    uint64_t group_delivered; // group messages put in local mailboxes
+    uint64_t group_dropped;   // missed by a gone or full member
 } tr_node_stats;
 
 // tr_node_stats fills *out. Returns 0 or TR_EINVAL (not a node).
@@ -129,7 +133,7 @@ TR_API int tr_ref_node(tr_system *sys, tr_ref r, char *buf, size_t size);
 // ---------------------------------------------------------------------------
 // Names: a registry shared by the cluster. A name maps to one actor; every
 // node keeps a copy, so tr_whereis answers locally. A name vanishes when
-// its owner stops (within one heartbeat interval) or its node goes down.
+// its owner stops (the node monitors it) or its node goes down.
 // Two nodes registering one name at once: the owner on the node whose name
 // sorts first keeps it, on every node; the other registration is dropped
 // and logged.
@@ -147,6 +151,72 @@ TR_API int tr_unregister(tr_system *sys, const char *name);
 // tr_whereis looks a name up. Returns 0 with *out set, or TR_ENOACTOR.
 // Thread: any.
 TR_API int tr_whereis(tr_system *sys, const char *name, tr_ref *out);
+
+// ---------------------------------------------------------------------------
+// Process groups (Erlang's pg): named sets of actors across the cluster,
+// for pub/sub fan-out (chat rooms, notification topics). Every node keeps
+// the whole membership; an actor leaves its groups when it stops (the node
+// monitors it) or its node goes down. Publishing sends one copy to each
+// member on this node and one copy per other node that has members, which
+// that node fans out to its own: N members on k nodes cost k-1 wire
+// messages, not N. A publisher's messages to one group reach each member
+// in publish order.
+
+// tr_pg_join adds `who`, an actor of this process, to `group` (1-127
+// bytes). Joining twice is the same as once. Returns 0, TR_EINVAL (bad
+// name, remote `who`, not a node), TR_ENOACTOR or TR_ENOMEM. Thread: any.
+TR_API int tr_pg_join(tr_system *sys, const char *group, tr_ref who);
+
+// tr_pg_leave removes `who` from `group`. Returns 0, TR_EINVAL or
+// TR_ENOACTOR (not a member). Thread: any.
+TR_API int tr_pg_leave(tr_system *sys, const char *group, tr_ref who);
+
+// tr_pg_members writes up to `cap` members of `group` (this node's first)
+// to `out` and their total to *n. Returns 0 or TR_EINVAL. Thread: any.
+TR_API int tr_pg_members(tr_system *sys, const char *group, tr_ref *out,
+                         size_t cap, size_t *n);
+
+// tr_pg_publish sends a message of `type` with a copy of `data` to every
+// member of `group`, as if sent by `from` (TR_REF_NONE, or the calling
+// actor: tr_self). *delivered (if not NULL) gets the number of local
+// members reached plus the number of nodes the message went to. A member
+// whose mailbox is full misses the message (counted in
+// tr_node_stats.group_dropped); publishing never waits for it.
+// Returns 0, TR_EINVAL, TR_EMSGSIZE or TR_ENOMEM. Thread: any.
+TR_API int tr_pg_publish(tr_system *sys, tr_ref from, const char *group,
+                         uint32_t type, const void *data, size_t len,
+                         size_t *delivered);
+
+// ---------------------------------------------------------------------------
+// Remote spawn
+
+// tr_node_behavior lets other nodes spawn `b` on this node by `name`
+// (1-127 bytes). `b` must stay valid while the system lives.
+// Returns 0, TR_EBUSY (name taken), TR_EINVAL or TR_ENOMEM. Thread: any.
+TR_API int tr_node_behavior(tr_system *sys, const char *name,
+                            const tr_behavior *b);
+
+// TR_MSG_SPAWNED answers tr_node_spawn; the payload is a tr_spawned.
+#define TR_MSG_SPAWNED (TR_MSG_SYSTEM + 0x200)
+
+typedef struct tr_spawned {
+    uint64_t req; // the caller's id for the spawn
+    int32_t rc;   // 0, the behaviour's init code, TR_ENOACTOR (no such
+                  // behaviour there), TR_ENOCONN (no such node now),
+                  // TR_EDOWN (the node went down first) or TR_ETIMEDOUT
+    tr_ref child; // the new actor, when rc is 0
+} tr_spawned;
+
+// tr_node_spawn spawns the behaviour registered as `behavior` on the node
+// called `node`, with `len` bytes of `arg` for its init. The new actor is
+// a child of that node's agent, which supervises remotely spawned actors
+// (they stop when that node stops; monitor or link one to follow it). The
+// outcome arrives at `reply_to` (an actor or an inbox) as exactly one
+// TR_MSG_SPAWNED carrying `req`, within `timeout_ms`.
+// Returns 0 (the message will come), TR_EINVAL or TR_ENOMEM. Thread: any.
+TR_API int tr_node_spawn(tr_system *sys, tr_ref reply_to, uint64_t req,
+                         const char *node, const char *behavior,
+                         const void *arg, size_t len, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -468,6 +468,214 @@ test_transitive_mesh(void **state)
     test_close(a);
 }
 
+// relay forwards every user message to the tr_ref it was given.
+static int
+relay_init(tr_ctx *ctx, const void *arg, size_t len)
+{
+    assert_int_equal(len, sizeof(tr_ref));
+    memcpy(tr_state(ctx), arg, len);
+    return 0;
+}
+
+static int
+relay_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    tr_ref to;
+    memcpy(&to, tr_state(ctx), sizeof to);
+    return tr_forward(ctx, to, m);
+}
+
+static const tr_behavior relay_b = {
+    .name = "relay",
+    .state_size = sizeof(tr_ref),
+    .init = relay_init,
+    .receive = relay_receive,
+};
+
+static tr_ref
+relay(tr_system *sys, tr_inbox *ib)
+{
+    tr_ref to = tr_inbox_ref(ib), r;
+    assert_int_equal(tr_system_spawn(&r, sys, &relay_b, &to, sizeof to, NULL),
+                     0);
+    return r;
+}
+
+static size_t
+members(tr_system *sys, const char *group)
+{
+    size_t n = 0;
+    assert_int_equal(tr_pg_members(sys, group, NULL, 0, &n), 0);
+    return n;
+}
+
+static void
+test_groups_across_nodes(void **state)
+{
+    (void)state;
+    char url[256];
+    tr_system *a = node_open("a", NULL, secret);
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_system *b = node_open("b", url, secret);
+    tr_system *c = node_open("c", url, secret);
+    assert_int_equal(tr_node_wait_peers(a, 2, TEST_WAIT_MS), 0);
+    assert_int_equal(tr_node_wait_peers(b, 2, TEST_WAIT_MS), 0);
+    assert_int_equal(tr_node_wait_peers(c, 2, TEST_WAIT_MS), 0);
+    tr_inbox *ia, *ib, *ic;
+    assert_int_equal(tr_inbox_alloc(&ia, a), 0);
+    assert_int_equal(tr_inbox_alloc(&ib, b), 0);
+    assert_int_equal(tr_inbox_alloc(&ic, c), 0);
+    tr_ref a1 = relay(a, ia), a2 = relay(a, ia), b1 = relay(b, ib);
+    tr_ref c1 = relay(c, ic);
+    assert_int_equal(tr_pg_join(a, "room", a1), 0);
+    assert_int_equal(tr_pg_join(a, "room", a2), 0);
+    assert_int_equal(tr_pg_join(a, "room", a2), 0); // twice: once
+    assert_int_equal(tr_pg_join(b, "room", b1), 0);
+    assert_int_equal(tr_pg_join(c, "room", c1), 0);
+    assert_int_equal(tr_pg_join(a, "room", (tr_ref){12345}), TR_ENOACTOR);
+    TEST_WAIT_UNTIL(members(a, "room") == 4 && members(b, "room") == 4 &&
+                    members(c, "room") == 4);
+    assert_int_equal(members(a, "room"), 4);
+    assert_int_equal(members(c, "room"), 4);
+    tr_ref got[8];
+    size_t n;
+    assert_int_equal(tr_pg_members(b, "room", got, 8, &n), 0);
+    assert_int_equal(n, 4);
+    assert_true(tr_ref_eq(got[0], b1)); // this node's first
+
+    // One publish: two local deliveries and one copy to each other node.
+    size_t delivered;
+    assert_int_equal(
+        tr_pg_publish(a, TR_REF_NONE, "room", 77, "hi", 2, &delivered), 0);
+    assert_int_equal(delivered, 4);
+    for (int i = 0; i < 2; i++)
+        tr_msg_free(test_recv(ia, 77));
+    tr_msg_free(test_recv(ib, 77));
+    tr_msg *m = test_recv(ic, 77);
+    assert_memory_equal(tr_msg_data(m), "hi", 2);
+    tr_msg_free(m);
+    tr_node_stats st;
+    tr_node_stats_get(a, &st);
+    assert_int_equal(st.group_pub_out, 2);
+
+    // Publish order holds at each member.
+    for (uint32_t i = 0; i < 1000; i++)
+        assert_int_equal(
+            tr_pg_publish(b, TR_REF_NONE, "room", 78, &i, sizeof i, NULL), 0);
+    for (uint32_t i = 0; i < 1000; i++) {
+        m = test_recv(ic, 78);
+        uint32_t v;
+        memcpy(&v, tr_msg_data(m), sizeof v);
+        tr_msg_free(m);
+        assert_int_equal(v, i);
+    }
+    for (int i = 0; i < 2000; i++)
+        tr_msg_free(test_recv(ia, 78));
+    for (int i = 0; i < 1000; i++)
+        tr_msg_free(test_recv(ib, 78));
+
+    // A member that stops leaves everywhere; so do a lost node's members.
+    assert_int_equal(tr_system_stop(b, b1, TR_EXIT_NORMAL), 0);
+    TEST_WAIT_UNTIL(members(a, "room") == 3 && members(c, "room") == 3);
+    assert_int_equal(members(a, "room"), 3);
+    assert_int_equal(tr_pg_leave(a, "room", a2), 0);
+    assert_int_equal(tr_pg_leave(a, "room", a2), TR_ENOACTOR);
+    assert_int_equal(tr_node_disconnect(a, "c"), 0);
+    TEST_WAIT_UNTIL(members(a, "room") == 1);
+    assert_int_equal(members(a, "room"), 1);
+    tr_inbox_free(ia);
+    tr_inbox_free(ib);
+    tr_inbox_free(ic);
+    test_close(c);
+    test_close(b);
+    test_close(a);
+}
+
+static void
+test_names_go_with_their_owner(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    tr_ref local;
+    remote_probe(b, TR_REF_NONE, "svc", a, &local);
+    assert_int_equal(tr_register(b, "svc", local), 0); // same owner: fine
+    tr_ref other;
+    assert_int_equal(tr_system_spawn(&other, b, &probe, NULL, 0, NULL), 0);
+    assert_int_equal(tr_register(b, "svc", other), TR_EBUSY);
+    assert_int_equal(tr_system_stop(b, local, TR_EXIT_NORMAL), 0);
+    tr_ref r;
+    TEST_WAIT_UNTIL(tr_whereis(a, "svc", &r) != 0 &&
+                    tr_whereis(b, "svc", &r) != 0);
+    assert_int_equal(tr_whereis(a, "svc", &r), TR_ENOACTOR);
+    assert_int_equal(tr_register(b, "svc", other), 0);
+    TEST_WAIT_UNTIL(tr_whereis(a, "svc", &r) == 0);
+    assert_int_equal(tr_whereis(a, "svc", &r), 0);
+    test_close(b);
+    test_close(a);
+}
+
+static tr_spawned
+spawned(tr_inbox *ib, uint64_t req)
+{
+    tr_msg *m = test_recv(ib, TR_MSG_SPAWNED);
+    tr_spawned s;
+    assert_int_equal(tr_msg_size(m), sizeof s);
+    memcpy(&s, tr_msg_data(m), sizeof s);
+    tr_msg_free(m);
+    assert_true(s.req == req);
+    return s;
+}
+
+static void
+test_remote_spawn(void **state)
+{
+    (void)state;
+    tr_system *a, *b;
+    pair_open(&a, &b);
+    assert_int_equal(tr_node_behavior(b, "probe", &probe), 0);
+    assert_int_equal(tr_node_behavior(b, "probe", &probe), TR_EBUSY);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, a), 0);
+    tr_ref me = tr_inbox_ref(ib);
+    assert_int_equal(
+        tr_node_spawn(a, me, 1, "b", "probe", NULL, 0, TEST_WAIT_MS), 0);
+    tr_spawned s = spawned(ib, 1);
+    assert_int_equal(s.rc, 0);
+    char node[TR_NODE_NAME_MAX];
+    assert_int_equal(tr_ref_node(a, s.child, node, sizeof node), 0);
+    assert_string_equal(node, "b");
+    tr_msg *reply;
+    assert_int_equal(tr_call(a, s.child, P_ECHO, "x", 1, TEST_WAIT_MS, &reply),
+                     0);
+    tr_msg_free(reply);
+    // Unknown behaviour, unknown node.
+    assert_int_equal(
+        tr_node_spawn(a, me, 2, "b", "nope", NULL, 0, TEST_WAIT_MS), 0);
+    assert_int_equal(spawned(ib, 2).rc, TR_ENOACTOR);
+    assert_int_equal(
+        tr_node_spawn(a, me, 3, "zz", "probe", NULL, 0, TEST_WAIT_MS), 0);
+    assert_int_equal(spawned(ib, 3).rc, TR_ENOCONN);
+    // The spawned actor belongs to b's agent: closing b stops it, and a's
+    // monitor fires (with its shutdown, or noconnection if the connection
+    // went first).
+    uint64_t mon;
+    assert_int_equal(tr_inbox_monitor(ib, s.child, &mon), 0);
+    // In order on the wire: once this answer is back, b has the monitor.
+    assert_int_equal(tr_call(a, s.child, P_ECHO, "y", 1, TEST_WAIT_MS, &reply),
+                     0);
+    tr_msg_free(reply);
+    test_close(b);
+    tr_msg *m = test_recv(ib, TR_MSG_DOWN);
+    tr_down d;
+    memcpy(&d, tr_msg_data(m), sizeof d);
+    tr_msg_free(m);
+    if (d.reason != TR_EXIT_SHUTDOWN && d.reason != TR_ENOCONN)
+        fail_msg("reason %d", d.reason);
+    tr_inbox_free(ib);
+    test_close(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -480,6 +688,9 @@ main(int argc, char **argv)
         cmocka_unit_test(test_bad_frames_refused),
         cmocka_unit_test(test_restart_new_incarnation),
         cmocka_unit_test(test_transitive_mesh),
+        cmocka_unit_test(test_groups_across_nodes),
+        cmocka_unit_test(test_names_go_with_their_owner),
+        cmocka_unit_test(test_remote_spawn),
     };
     test_main("cluster/node", tests, argc, argv);
 }
