@@ -292,6 +292,9 @@ rx_arm(struct conn *c)
     nng_stream_recv(c->s, c->rxa);
 }
 
+static int frames_run(struct node *n, struct conn *c, const unsigned char *p,
+                      size_t len, bool fast, const char **why);
+
 static void
 rx_cb(void *arg)
 {
@@ -318,7 +321,16 @@ rx_cb(void *arg)
             break;
         off += 4 + (size_t)len;
     }
-    if (off != 0) {
+    if (off != 0 && atomic_load(&c->fast) && atomic_load(&c->inq) == 0) {
+        const char *why;
+        err = frames_run(n, c, c->rx, off, true, &why);
+        if (err == 0) {
+            memmove(c->rx, c->rx + off, c->rx_len - off);
+            c->rx_len -= off;
+        } else if (err != TR_EPROTO) {
+            err = TR_EPROTO; // one cause for the close: a bad frame
+        }
+    } else if (off != 0) {
         struct ev *e = ev_new(EV_CHUNK, c, NULL, off);
         if (e == NULL) {
             err = TR_ENOMEM;
@@ -411,6 +423,7 @@ conn_close(struct node *n, struct conn *c, const char *why, int err)
 {
     if (c->state == C_CLOSED)
         return;
+    atomic_store(&c->fast, false);
     bool was_up = c->state == C_UP;
     c->state = C_CLOSED;
     nng_stream_close(c->s);
@@ -711,17 +724,15 @@ conn_up(struct node *n, struct conn *c)
     pthread_mutex_unlock(&p->mu);
     if (dead)
         return TR_ENOACTOR; // an incarnation older than one we know
-    if (old != NULL) {
-        if (!preferred(n, c))
-            return TR_EBUSY;
-        old->peer = NULL; // replaced, not down
-        conn_close(n, old, "replaced", 0);
-    }
+    if (old != NULL && !preferred(n, c))
+        return TR_EBUSY;
     c->peer = p;
     c->state = C_UP;
     pthread_mutex_lock(&p->mu);
     p->conn = c;
     pthread_mutex_unlock(&p->mu);
+    if (old != NULL) // replaced, not down: p->conn is no longer old
+        conn_close(n, old, "replaced", 0);
     snprintf(p->url, sizeof p->url, "%s", c->purl);
     if (old == NULL) {
         atomic_fetch_add(&n->up, 1);
@@ -740,6 +751,7 @@ conn_announce(struct node *n, struct conn *c)
     send_peers(n, c);
     tr__names_peer_up(n, c->peer);
     tr__groups_peer_up(n, c->peer);
+    atomic_store(&c->fast, true);
 }
 
 // Handles a handshake frame on a connection not yet up. Returns 0, or an
@@ -835,19 +847,24 @@ dispatch(struct node *n, struct conn *c, const struct tr__frame *f)
     }
 }
 
-static void
-handle_chunk(struct node *n, struct conn *c, const unsigned char *p, size_t len)
+// Handles the whole frames in `len` bytes at `p`, stopping at the first
+// error, which it returns with its reason. On the node thread, or (fast)
+// on the receive callback of a connection that is up.
+static int
+frames_run(struct node *n, struct conn *c, const unsigned char *p, size_t len,
+           bool fast, const char **why)
 {
     size_t off = 0;
-    while (off < len && c->state != C_CLOSED) {
+    int rc = 0;
+    while (rc == 0 && off < len) {
         uint32_t fl = be32(p + off);
         off += 4;
         tr_unpack u;
         struct tr__frame f;
-        const char *why = "bad_frame";
-        int rc = tr__frame_decode(&f, &u, p + off, fl);
-        if (rc == 0 && c->state != C_UP)
-            rc = handshake(n, c, &f, &why);
+        *why = "bad_frame";
+        rc = tr__frame_decode(&f, &u, p + off, fl);
+        if (rc == 0 && !fast && c->state != C_UP)
+            rc = handshake(n, c, &f, why);
         else if (rc == 0)
             rc = dispatch(n, c, &f);
         tr_unpack_fini(&u);
@@ -855,11 +872,21 @@ handle_chunk(struct node *n, struct conn *c, const unsigned char *p, size_t len)
         if (rc == TR_EPROTO) {
             NODE_STAT(n, proto_errors);
             tr__node_log(n, "warn", "event=bad_frame peer=%s kind=%u bytes=%u",
-                         c->pname[0] ? c->pname : "?", f.kind, fl);
+                         fast || c->pname[0] ? c->pname : "?", f.kind, fl);
         }
-        if (rc != 0)
-            conn_close(n, c, why, rc);
+        if (!fast && c->state == C_CLOSED)
+            break;
     }
+    return rc;
+}
+
+static void
+handle_chunk(struct node *n, struct conn *c, const unsigned char *p, size_t len)
+{
+    const char *why;
+    int rc = frames_run(n, c, p, len, false, &why);
+    if (rc != 0)
+        conn_close(n, c, why, rc);
 }
 
 static void
@@ -968,7 +995,10 @@ handle_event(struct node *n, struct ev *e)
         }
         break;
     case EV_CLOSED:
-        conn_close(n, c, e->err == TR_EMSGSIZE ? "frame_too_large" : "closed",
+        conn_close(n, c,
+                   e->err == TR_EMSGSIZE ? "frame_too_large"
+                   : e->err == TR_EPROTO ? "bad_frame"
+                                         : "closed",
                    e->err);
         if (e->err == TR_EMSGSIZE)
             NODE_STAT(n, proto_errors);

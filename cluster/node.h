@@ -47,6 +47,10 @@ struct conn {
     size_t rx_len, rx_cap;
     _Atomic int64_t heard_ns; // last byte received
     _Atomic size_t inq;       // bytes handed to the node thread, unread
+    // Up, and frames may be handled on the receive callback itself when
+    // the node thread has none of this connection's pending (so order
+    // holds): one thread hand-off less per message.
+    _Atomic bool fast;
     // Send side and pause state: mu.
     pthread_mutex_t mu;
     struct buf ctl, data, tx; // lanes, and the bytes being written
