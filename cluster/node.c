@@ -31,6 +31,7 @@
 #include <mbedtls/md.h>
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -1108,6 +1109,11 @@ dial_add(struct node *n, const char *url)
     d->n = n;
     strcpy(d->url, url);
     int rv = nng_stream_dialer_alloc(&d->d, url);
+    if (rv == 0 && strncmp(url, "tls+", 4) == 0)
+        rv = n->tls_client != NULL
+                 ? nng_stream_dialer_set_ptr(d->d, NNG_OPT_TLS_CONFIG,
+                                             n->tls_client)
+                 : NNG_EINVAL; // a tls+tcp:// URL needs the tls_ fields
     if (rv == 0)
         rv = nng_aio_alloc(&d->aio, dial_cb, d);
     if (rv != 0) {
@@ -1195,6 +1201,10 @@ node_close(void *arg)
     pthread_mutex_destroy(&n->spawn_mu);
     if (n->secret != NULL)
         tr__free(n->secret, n->secret_len);
+    if (n->tls_client != NULL)
+        nng_tls_config_free(n->tls_client);
+    if (n->tls_server != NULL)
+        nng_tls_config_free(n->tls_server);
     pthread_mutex_destroy(&n->mu);
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->names_mu);
@@ -1207,10 +1217,75 @@ const struct tr__transport tr__node_transport = {
     .close = node_close,
 };
 
+// Reads a PEM file whole (at most 64 KiB) into a NUL-terminated buffer.
+static char *
+read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(65536);
+    size_t n = buf != NULL ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (buf != NULL)
+        buf[n] = '\0';
+    return buf;
+}
+
+static int
+tls_cert_key(nng_tls_config *t, const char *cert, const char *key)
+{
+    char *c = read_pem(cert), *k = read_pem(key);
+    int rv = c != NULL && k != NULL ? nng_tls_config_own_cert(t, c, k, NULL)
+                                    : NNG_ENOENT;
+    free(c);
+    free(k);
+    return rv;
+}
+
+// Mutual TLS: both ends show a certificate and require one signed by the
+// configured CA.
+static int
+tls_setup(struct node *n, const tr_node_config *cfg)
+{
+    if (cfg->tls_cert_file == NULL && cfg->tls_ca_file == NULL)
+        return 0;
+    if (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL ||
+        cfg->tls_ca_file == NULL)
+        return TR_EINVAL;
+    for (int server = 0; server < 2; server++) {
+        nng_tls_config **t = server ? &n->tls_server : &n->tls_client;
+        int rv = nng_tls_config_alloc(t, server ? NNG_TLS_MODE_SERVER
+                                                : NNG_TLS_MODE_CLIENT);
+        if (rv == 0)
+            rv = nng_tls_config_auth_mode(*t, NNG_TLS_AUTH_MODE_REQUIRED);
+        if (rv == 0)
+            rv = nng_tls_config_ca_file(*t, cfg->tls_ca_file);
+        if (rv == 0) {
+            // nng 1.5 takes the certificate and key from one file or from
+            // memory; read both files into one PEM buffer.
+            rv = nng_tls_config_cert_key_file(*t, cfg->tls_cert_file, NULL);
+            if (rv != 0)
+                rv = tls_cert_key(*t, cfg->tls_cert_file, cfg->tls_key_file);
+        }
+        if (rv != 0) {
+            tr__node_log(n, "error", "event=tls_config error=%s",
+                         nng_strerror(rv));
+            return rv == NNG_ENOMEM ? TR_ENOMEM : TR_EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int
 listen_url(struct node *n, const char *url)
 {
     int rv = nng_stream_listener_alloc(&n->l, url);
+    if (rv == 0 && strncmp(url, "tls+", 4) == 0)
+        rv = n->tls_server != NULL
+                 ? nng_stream_listener_set_ptr(n->l, NNG_OPT_TLS_CONFIG,
+                                               n->tls_server)
+                 : NNG_EINVAL;
     if (rv == 0)
         rv = nng_stream_listener_listen(n->l);
     if (rv == 0)
@@ -1221,8 +1296,8 @@ listen_url(struct node *n, const char *url)
     snprintf(n->url, sizeof n->url, "%s", url);
     int port = 0;
     const char *colon = strrchr(url, ':');
-    if (strncmp(url, "tcp", 3) == 0 && colon != NULL &&
-        strcmp(colon, ":0") == 0 &&
+    if ((strncmp(url, "tcp", 3) == 0 || strncmp(url, "tls+tcp", 7) == 0) &&
+        colon != NULL && strcmp(colon, ":0") == 0 &&
         nng_stream_listener_get_int(n->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
         snprintf(n->url, sizeof n->url, "%.*s:%d", (int)(colon - url), url,
                  port);
@@ -1287,8 +1362,8 @@ tr_node_start(tr_system *sys, const tr_node_config *cfg)
     pthread_mutex_init(&n->names_mu, NULL);
     pthread_mutex_init(&n->pg_mu, NULL);
     pthread_mutex_init(&n->spawn_mu, NULL);
-    int rc = 0;
-    if (cfg->listen != NULL)
+    int rc = tls_setup(n, cfg);
+    if (rc == 0 && cfg->listen != NULL)
         rc = listen_url(n, cfg->listen);
     for (unsigned i = 0; rc == 0 && i < cfg->nseeds; i++)
         rc = dial_add(n, cfg->seeds[i]);

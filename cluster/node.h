@@ -15,6 +15,7 @@
 #include <troupe/pack.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #define NODE_MAX 4096  // node indices a process can know (incarnations)
 #define RX_START 65536 // receive buffer to start with
@@ -143,6 +144,7 @@ struct node {
     size_t outbox, max_frame, inq_max;
     uint64_t rng;
 
+    nng_tls_config *tls_client, *tls_server; // NULL: no TLS
     nng_stream_listener *l;
     nng_aio *acc;
     pthread_t thr;

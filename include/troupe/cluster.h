@@ -44,8 +44,8 @@ typedef struct tr_node_config {
     // name is unique in the cluster (1-63 bytes, printable ASCII).
     const char *name;
     // listen is the URL peers reach this node at: tcp://host:port
-    // (port 0 picks one; see tr_node_url), ipc:///path. NULL: this node
-    // only dials out.
+    // (port 0 picks one; see tr_node_url), tls+tcp://host:port (see the
+    // tls_ fields), ipc:///path. NULL: this node only dials out.
     const char *listen;
     // seeds are URLs of nodes to join; the node keeps redialling them
     // (with backoff) until it is closed.
@@ -67,6 +67,14 @@ typedef struct tr_node_config {
     // about 100 bytes of envelope); a peer sending more is disconnected.
     // 0: the system's max_msg_size plus 1 KiB, at most 64 MiB.
     size_t max_frame;
+    // TLS for tls+tcp:// URLs (listening and dialling), mutual: this
+    // node shows tls_cert_file (PEM, with its key in tls_key_file) and
+    // accepts only peers whose certificate tls_ca_file's CA signed. The
+    // cluster secret is still checked on top (nng 1.5 cannot show the
+    // peer's certificate, so a node's identity comes from its HELLO).
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_ca_file;
     // reconnect_min_ms / reconnect_max_ms bound the redial backoff
     // (doubling, with jitter). 0: 100 and 5000.
     int64_t reconnect_min_ms;
