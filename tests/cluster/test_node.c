@@ -6,6 +6,7 @@
 #include "tests/actors/probe.h"
 
 #include <troupe/cluster.h>
+#include <troupe/pack.h>
 
 #include <nng/nng.h>
 
@@ -741,6 +742,133 @@ test_tls(void **state)
     test_close(d);
 }
 
+// A raw client that speaks the handshake (against an insecure node),
+// names one of its "actors", and then never reads again: a stuck peer.
+static nng_stream *
+stuck_peer(const char *url, nng_stream_dialer **dp)
+{
+    nng_aio *aio;
+    assert_int_equal(nng_stream_dialer_alloc(dp, url), 0);
+    assert_int_equal(nng_aio_alloc(&aio, NULL, NULL), 0);
+    nng_aio_set_timeout(aio, 5000);
+    nng_stream_dialer_dial(*dp, aio);
+    nng_aio_wait(aio);
+    assert_int_equal(nng_aio_result(aio), 0);
+    nng_stream *s = nng_aio_get_output(aio, 0);
+    unsigned char out[256], in[512];
+    size_t len = 0;
+    static const unsigned char nonce[16];
+    for (int step = 0; step < 3; step++) {
+        tr_pack p;
+        tr_pack_init(&p, NULL, 0);
+        if (step == 0) { // HELLO
+            tr_pack_array(&p, 7);
+            tr_pack_uint(&p, 1);
+            tr_pack_uint(&p, 1);
+            tr_pack_cstr(&p, "stuck");
+            tr_pack_uint(&p, 1);
+            tr_pack_cstr(&p, "");
+            tr_pack_bin(&p, nonce, sizeof nonce);
+            tr_pack_nil(&p);
+        } else if (step == 1) { // AUTH (any proof: the node is insecure)
+            tr_pack_array(&p, 2);
+            tr_pack_uint(&p, 2);
+            tr_pack_bin(&p, out, 32);
+        } else { // REG "stuck-svc" -> our actor 1
+            tr_pack_array(&p, 3);
+            tr_pack_uint(&p, 20);
+            tr_pack_cstr(&p, "stuck-svc");
+            tr_pack_uint(&p, 1);
+        }
+        len = tr_pack_len(&p);
+        out[0] = out[1] = 0;
+        out[2] = (unsigned char)(len >> 8);
+        out[3] = (unsigned char)len;
+        memcpy(out + 4, tr_pack_data(&p), len);
+        tr_pack_fini(&p);
+        nng_iov iov = {.iov_buf = out, .iov_len = len + 4};
+        nng_aio_set_iov(aio, 1, &iov);
+        nng_stream_send(s, aio);
+        nng_aio_wait(aio);
+        assert_int_equal(nng_aio_result(aio), 0);
+        if (step == 0) { // the node's HELLO; WELCOME comes later, unread
+            iov = (nng_iov){.iov_buf = in, .iov_len = sizeof in};
+            nng_aio_set_iov(aio, 1, &iov);
+            nng_stream_recv(s, aio);
+            nng_aio_wait(aio);
+            assert_int_equal(nng_aio_result(aio), 0);
+        }
+    }
+    nng_aio_free(aio);
+    return s;
+}
+
+// A peer that stops reading fills its outbox: senders to it get TR_EFULL
+// at once, and the node's traffic with its other peers goes on.
+static void
+test_stuck_peer_fills_its_outbox(void **state)
+{
+    (void)state;
+    tr_system *a, *c;
+    tr_config cfg = {.loops = 2};
+    assert_int_equal(tr_system_open(&a, &cfg), 0);
+    tr_node_config nc = {.name = "a",
+                         .listen = "tcp://127.0.0.1:0",
+                         .insecure = true,
+                         .heartbeat_ms = 100,
+                         .timeout_ms = 60000, // the stuck peer stays "up"
+                         .outbox_bytes = 64 << 10};
+    assert_int_equal(tr_node_start(a, &nc), 0);
+    char url[256];
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    nng_stream_dialer *d;
+    nng_stream *s = stuck_peer(url, &d);
+    tr_ref stuck;
+    TEST_WAIT_UNTIL(tr_whereis(a, "stuck-svc", &stuck) == 0);
+    assert_int_equal(tr_whereis(a, "stuck-svc", &stuck), 0);
+    // A healthy peer c (insecure too, to join a).
+    assert_int_equal(tr_system_open(&c, &cfg), 0);
+    const char *seeds[1] = {url};
+    tr_node_config nc2 = {.name = "c",
+                          .seeds = seeds,
+                          .nseeds = 1,
+                          .insecure = true,
+                          .heartbeat_ms = 100,
+                          .timeout_ms = 60000};
+    assert_int_equal(tr_node_start(c, &nc2), 0);
+    assert_int_equal(tr_node_wait_peers(a, 2, TEST_WAIT_MS), 0);
+    tr_ref echo = remote_probe(c, TR_REF_NONE, "echo-c", a, NULL);
+    static char big[4096];
+    int rc = 0;
+    long sent = 0;
+    for (int i = 0; i < 100000 && rc == 0; i++) {
+        rc = tr_system_send(a, stuck, 1, big, sizeof big);
+        if (rc == 0)
+            sent++;
+        if (i % 256 == 0) // the kernel's buffers fill first, then ours
+            sched_yield();
+    }
+    assert_int_equal(rc, TR_EFULL);
+    tr_node_stats st;
+    tr_node_stats_get(a, &st);
+    assert_true(st.outbox_full >= 1);
+    // Bounded: what a holds for the stuck peer is its outbox, not `sent`.
+    assert_true(sent * (long)sizeof big < 64L << 20);
+    // c is unaffected, in both directions.
+    tr_msg *reply;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(tr_call(a, echo, P_ECHO, "k", 1, TEST_WAIT_MS, &reply),
+                         0);
+        tr_msg_free(reply);
+    }
+    tr_node_stats_get(a, &st);
+    assert_int_equal(st.peers_up, 2);
+    nng_stream_free(s);
+    nng_stream_dialer_free(d);
+    test_close(c);
+    test_close(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -757,6 +885,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_names_go_with_their_owner),
         cmocka_unit_test(test_remote_spawn),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_stuck_peer_fills_its_outbox),
     };
     test_main("cluster/node", tests, argc, argv);
 }
