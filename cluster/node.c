@@ -415,6 +415,8 @@ conn_free(struct conn *c)
 }
 
 static void dial_retry(struct node *n, struct dial *d);
+static void node_event(struct node *n, const struct peer *p, bool up,
+                       int reason);
 
 // Closes `c` (node thread): the peer goes down, the dial (if any) is
 // rescheduled, and the memory follows once the events naming it are
@@ -443,6 +445,7 @@ conn_close(struct node *n, struct conn *c, const char *why, int err)
                          "reason=%s error=%s",
                          p->name, (unsigned long long)p->inc, why,
                          tr_errname(err));
+            node_event(n, p, false, err != 0 ? err : TR_ENOCONN);
             tr__names_peer_down(n, p);
             tr__groups_peer_down(n, p);
             tr__remote_peer_down(n, p);
@@ -594,6 +597,52 @@ tr__peer_find(struct node *n, const char *name, size_t len, uint64_t inc,
     return found;
 }
 
+// Tells the subscribers of node events; drops those that are gone.
+static void
+node_event(struct node *n, const struct peer *p, bool up, int reason)
+{
+    tr_node_event ev = {.incarnation = p->inc, .reason = reason};
+    memcpy(ev.name, p->name, sizeof ev.name);
+    pthread_mutex_lock(&n->mu);
+    for (uint32_t i = 0; i < n->nwatchers;) {
+        int rc = tr__send_any(n->sys, TR_REF_NONE, n->watchers[i],
+                              up ? TR_MSG_NODEUP : TR_MSG_NODEDOWN, &ev,
+                              sizeof ev, 0);
+        if (rc == TR_ENOACTOR)
+            n->watchers[i] = n->watchers[--n->nwatchers];
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+int
+tr_node_monitor(tr_system *sys, tr_ref who)
+{
+    struct node *n = tr__node_of(sys);
+    if (n == NULL || tr_ref_is_none(who) || TR__REF_NODE(who) != 0)
+        return TR_EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&n->mu);
+    if (n->nwatchers == n->capwatchers) {
+        uint32_t cap = n->capwatchers ? n->capwatchers * 2 : 4;
+        tr_ref *v = tr__alloc(cap * sizeof *v);
+        if (v == NULL) {
+            rc = TR_ENOMEM;
+        } else {
+            if (n->nwatchers != 0)
+                memcpy(v, n->watchers, n->nwatchers * sizeof *v);
+            tr__free(n->watchers, n->capwatchers * sizeof *v);
+            n->watchers = v;
+            n->capwatchers = cap;
+        }
+    }
+    if (rc == 0)
+        n->watchers[n->nwatchers++] = who;
+    pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
 // Marks every older incarnation of `p`'s name dead: refs to them then fail
 // with TR_ENOACTOR. Node thread.
 static void
@@ -740,6 +789,7 @@ conn_up(struct node *n, struct conn *c)
         NODE_STAT(n, nodes_up);
         tr__node_log(n, "info", "event=node_up peer=%s incarnation=%llu url=%s",
                      p->name, (unsigned long long)p->inc, c->purl);
+        node_event(n, p, true, 0);
     }
     return 0;
 }
@@ -796,15 +846,17 @@ handshake(struct node *n, struct conn *c, const struct tr__frame *f,
             *why = "auth";
             return TR_EAUTH;
         }
-        int rc = conn_up(n, c);
+        // WELCOME goes first: once conn_up publishes the connection, our
+        // actors' messages may follow at once, and must not precede it.
+        int rc = send_small(c, K_WELCOME, NULL, 0);
+        if (rc == 0)
+            rc = conn_up(n, c);
         if (rc != 0) {
             *why = rc == TR_EBUSY ? "duplicate" : "refused";
             return rc;
         }
-        rc = send_small(c, K_WELCOME, NULL, 0);
-        if (rc == 0)
-            conn_announce(n, c);
-        return rc;
+        conn_announce(n, c);
+        return 0;
     }
     if (f->kind == K_WELCOME && c->state == C_WELCOME && c->pname[0] != '\0') {
         int rc = conn_up(n, c);
@@ -1194,6 +1246,7 @@ node_close(void *arg)
         pthread_mutex_destroy(&p->mu);
         tr__free(p, sizeof *p);
     }
+    tr__free(n->watchers, n->capwatchers * sizeof *n->watchers);
     tr__names_fini(n);
     tr__groups_fini(n);
     tr__spawn_fini(n);

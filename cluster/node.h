@@ -159,6 +159,8 @@ struct node {
     _Atomic unsigned up;
     struct conn *conns; // node thread
     struct dial *dials; // mu to add, node thread to walk
+    tr_ref *watchers;   // tr_node_monitor; mu
+    uint32_t nwatchers, capwatchers;
 
     pthread_mutex_t names_mu; // names and behavs
     struct name *names;

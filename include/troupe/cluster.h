@@ -108,6 +108,23 @@ TR_API int tr_node_disconnect(tr_system *sys, const char *name);
 // `timeout_ms` passed (TR_ETIMEDOUT). Thread: any but a loop.
 TR_API int tr_node_wait_peers(tr_system *sys, unsigned n, int64_t timeout_ms);
 
+// TR_MSG_NODEUP / TR_MSG_NODEDOWN tell a subscriber (tr_node_monitor)
+// that a peer connected or went down; the payload is a tr_node_event.
+#define TR_MSG_NODEUP   (TR_MSG_SYSTEM + 0x201)
+#define TR_MSG_NODEDOWN (TR_MSG_SYSTEM + 0x202)
+
+typedef struct tr_node_event {
+    char name[TR_NODE_NAME_MAX];
+    uint64_t incarnation;
+    int32_t reason; // NODEDOWN: TR_ETIMEDOUT (silent), TR_ENOCONN, ...
+} tr_node_event;
+
+// tr_node_monitor subscribes `who` (an actor or inbox of this process) to
+// node up/down events (Erlang's monitor_node for every node). A
+// subscriber that stops is dropped at the next event. Returns 0,
+// TR_EINVAL or TR_ENOMEM. Thread: any.
+TR_API int tr_node_monitor(tr_system *sys, tr_ref who);
+
 // tr_node_stats counts a node's traffic. Counters only grow.
 typedef struct tr_node_stats {
     uint64_t peers_up;   // connected and authenticated now

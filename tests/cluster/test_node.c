@@ -332,6 +332,35 @@ test_node_loss_fails_fast(void **state)
 }
 
 static void
+test_node_events(void **state)
+{
+    (void)state;
+    char url[256];
+    tr_system *a = node_open("a", NULL, secret);
+    tr_inbox *ib;
+    assert_int_equal(tr_inbox_alloc(&ib, a), 0);
+    assert_int_equal(tr_node_monitor(a, tr_inbox_ref(ib)), 0);
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_system *b = node_open("b", url, secret);
+    tr_msg *m = test_recv(ib, TR_MSG_NODEUP);
+    tr_node_event ev;
+    memcpy(&ev, tr_msg_data(m), sizeof ev);
+    tr_msg_free(m);
+    assert_string_equal(ev.name, "b");
+    assert_int_equal(tr_node_disconnect(a, "b"), 0);
+    m = test_recv(ib, TR_MSG_NODEDOWN);
+    memcpy(&ev, tr_msg_data(m), sizeof ev);
+    tr_msg_free(m);
+    assert_string_equal(ev.name, "b");
+    assert_int_equal(ev.reason, TR_ENOCONN);
+    // b dialled a, so b redials, and a hears it come back.
+    tr_msg_free(test_recv(ib, TR_MSG_NODEUP));
+    tr_inbox_free(ib);
+    test_close(b);
+    test_close(a);
+}
+
+static void
 test_wrong_secret_refused(void **state)
 {
     (void)state;
@@ -877,6 +906,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_fifo_under_load),
         cmocka_unit_test(test_monitor_and_link_across_nodes),
         cmocka_unit_test(test_node_loss_fails_fast),
+        cmocka_unit_test(test_node_events),
         cmocka_unit_test(test_wrong_secret_refused),
         cmocka_unit_test(test_bad_frames_refused),
         cmocka_unit_test(test_restart_new_incarnation),
