@@ -645,6 +645,36 @@ test_names_go_with_their_owner(void **state)
     test_close(a);
 }
 
+// Two nodes name different actors "x" before they meet: when they do,
+// both settle on the same owner (the one on the node whose name sorts
+// first), and the loser's node drops its own claim too.
+static void
+test_name_conflict_settles_the_same_everywhere(void **state)
+{
+    (void)state;
+    tr_system *a = node_open("a", NULL, secret);
+    tr_system *b = node_open("b", NULL, secret);
+    tr_ref xa, xb;
+    assert_int_equal(tr_system_spawn(&xa, a, &probe, NULL, 0, NULL), 0);
+    assert_int_equal(tr_system_spawn(&xb, b, &probe, NULL, 0, NULL), 0);
+    assert_int_equal(tr_register(a, "x", xa), 0);
+    assert_int_equal(tr_register(b, "x", xb), 0);
+    char url[256];
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    assert_int_equal(tr_node_connect(b, url), 0);
+    assert_int_equal(tr_node_wait_peers(b, 1, TEST_WAIT_MS), 0);
+    tr_ref ra = TR_REF_NONE, rb = TR_REF_NONE;
+    TEST_WAIT_UNTIL(tr_whereis(b, "x", &rb) == 0 && (rb.bits >> 48) != 0);
+    assert_int_equal(tr_whereis(a, "x", &ra), 0);
+    assert_true(tr_ref_eq(ra, xa)); // a keeps its own
+    assert_int_equal(tr_whereis(b, "x", &rb), 0);
+    char node[TR_NODE_NAME_MAX];
+    assert_int_equal(tr_ref_node(b, rb, node, sizeof node), 0);
+    assert_string_equal(node, "a"); // b defers to a's
+    test_close(b);
+    test_close(a);
+}
+
 static tr_spawned
 spawned(tr_inbox *ib, uint64_t req)
 {
@@ -913,6 +943,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_transitive_mesh),
         cmocka_unit_test(test_groups_across_nodes),
         cmocka_unit_test(test_names_go_with_their_owner),
+        cmocka_unit_test(test_name_conflict_settles_the_same_everywhere),
         cmocka_unit_test(test_remote_spawn),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_stuck_peer_fills_its_outbox),
