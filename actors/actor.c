@@ -198,15 +198,28 @@ tr__sig_shutdown_alloc(tr_ref from, bool kill)
 // consumer frees a place.
 #define TR__DROPPED 1
 
-// Gives a place back; returns how many were queued before.
+// The consumer gives a place back; returns how many were queued before.
+// Only the actor's own run calls it, so `out` takes a plain store.
 static uint32_t
 bound_leave(struct tr__bound *bd)
 {
-    uint32_t before =
-        atomic_fetch_sub_explicit(&bd->count, 1, memory_order_acq_rel);
-    if (atomic_load(&bd->waiters) != 0)
-        tr__futex_wake(&bd->count);
+    uint32_t out = atomic_load_explicit(&bd->out, memory_order_relaxed);
+    atomic_store_explicit(&bd->out, out + 1, memory_order_release);
+    uint32_t before = atomic_load_explicit(&bd->in, memory_order_relaxed) - out;
+    // A waiter that registered just now may be missed here (no store-load
+    // fence, to keep this path free of RMWs); it sleeps at most 1 ms at a
+    // time, so it sees the room then.
+    if (TR_UNLIKELY(atomic_load_explicit(&bd->waiters, memory_order_relaxed) !=
+                    0))
+        tr__futex_wake(&bd->out);
     return before;
+}
+
+// A sender takes back a place it was given but could not use.
+static void
+bound_unadmit(struct tr__bound *bd)
+{
+    atomic_fetch_sub_explicit(&bd->in, 1, memory_order_acq_rel);
 }
 
 // Overload alarm: raised by the sender that takes the count to the high
@@ -242,13 +255,18 @@ bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
     struct tr__bound *bd = tr__bound_of(a);
     int64_t deadline = -1;
     for (;;) {
-        uint32_t n =
-            atomic_fetch_add_explicit(&bd->count, 1, memory_order_acq_rel);
+        uint32_t in =
+            atomic_fetch_add_explicit(&bd->in, 1, memory_order_acq_rel);
+        // `out` is read after `in`, so it may count messages admitted
+        // after ours: a negative difference means the queue is empty.
+        int32_t d = (int32_t)(in - atomic_load_explicit(&bd->out,
+                                                        memory_order_acquire));
+        uint32_t n = d > 0 ? (uint32_t)d : 0;
         if (TR_UNLIKELY(bd->high != 0 && n + 1 == bd->high && n < bd->cap))
             alarm_edge(sys, sh, a, n + 1, true);
         if (n < bd->cap || bd->policy == TR_OVERFLOW_DROP_OLDEST)
             return 0;
-        atomic_fetch_sub_explicit(&bd->count, 1, memory_order_acq_rel);
+        bound_unadmit(bd);
         if (bd->policy == TR_OVERFLOW_DROP_NEWEST) {
             atomic_fetch_add_explicit(&bd->dropped, 1, memory_order_relaxed);
             tr__count(sys, sh, dropped);
@@ -261,9 +279,11 @@ bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
                 // Register, re-check, sleep: the consumer wakes waiters
                 // after every place it frees while any are registered.
                 atomic_fetch_add(&bd->waiters, 1);
-                uint32_t seen = atomic_load(&bd->count);
-                if (seen >= bd->cap)
-                    tr__futex_wait(&bd->count, seen, deadline);
+                uint32_t seen = atomic_load(&bd->out);
+                int64_t until = tr__now_ns() + 1000000;
+                if (tr__bound_queued(bd) >= bd->cap)
+                    tr__futex_wait(&bd->out, seen,
+                                   until < deadline ? until : deadline);
                 atomic_fetch_sub(&bd->waiters, 1);
                 continue;
             }
@@ -295,7 +315,7 @@ writable_watch(tr_ctx *ctx, tr_ref who)
     struct tr__bound *bd = tr__bound_of(a);
     struct tr__ext *e = tr__ext_get(a);
     if (e != NULL && tr__wset_add(&e->writable, who, 0) == 0 &&
-        atomic_load(&bd->count) > bd->cap / 2)
+        tr__bound_queued(bd) > bd->cap / 2)
         return; // told when it drains
     if (e != NULL && e->writable.n != 0)
         writable_tell(ctx); // room already (or no memory to wait)
@@ -323,7 +343,7 @@ tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out)
     *out = (tr_mailbox_info){0};
     if (has_flags(a, TR__A_BOUNDED)) {
         struct tr__bound *bd = tr__bound_of(a);
-        uint32_t q = atomic_load(&bd->count);
+        uint32_t q = tr__bound_queued(bd);
         out->capacity = bd->cap == UINT32_MAX ? 0 : bd->cap; // alarm only
         out->queued = q;
         out->refused = atomic_load(&bd->refused);
@@ -409,7 +429,7 @@ tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
         !(atomic_load_explicit(&a->word, memory_order_relaxed) & TR__A_INBOX));
     if (m == NULL) {
         if ((word & TR__A_BOUNDED) && type < TR_MSG_SYSTEM)
-            bound_leave(tr__bound_of(a));
+            bound_unadmit(tr__bound_of(a));
         if (held)
             tr__actor_release(sys, a);
         return TR_ENOMEM;
@@ -948,7 +968,8 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
     struct tr__actor *a = (struct tr__actor *)(void *)(mem + pre);
     if (bound != NULL) {
         struct tr__bound *bd = tr__bound_of(a);
-        atomic_init(&bd->count, 0);
+        atomic_init(&bd->in, 0);
+        atomic_init(&bd->out, 0);
         atomic_init(&bd->waiters, 0);
         bd->cap = bound->cap;
         bd->policy = bound->policy;

@@ -105,11 +105,15 @@ struct tr__actor {
 // tr__bound sits just before a bounded actor's record, in the same
 // allocation, so unbounded actors pay nothing for it.
 struct tr__bound {
-    _Atomic uint32_t count;   // user messages queued; producers add, the
-                              // consumer subtracts; futex word for WAIT
-    _Atomic uint32_t waiters; // senders blocked in TR_OVERFLOW_WAIT
+    // User messages queued: in - out (mod 2^32). Producers add to `in`
+    // (an atomic RMW: there are many); only the consumer moves `out`, with
+    // a plain store, so taking a message costs no RMW. `out` is the futex
+    // word that TR_OVERFLOW_WAIT senders sleep on.
+    _Atomic uint32_t in, out;
+    _Atomic uint16_t waiters; // senders blocked in TR_OVERFLOW_WAIT
+    uint8_t policy;           // enum tr_overflow
+    uint8_t unused;
     uint32_t cap;
-    uint32_t policy; // enum tr_overflow
     int64_t wait_ms;
     _Atomic uint64_t refused, dropped;
     uint32_t high, low;     // overload watermarks (0: none)
@@ -122,6 +126,17 @@ static inline struct tr__bound *
 tr__bound_of(struct tr__actor *a)
 {
     return (struct tr__bound *)(void *)((char *)a - sizeof(struct tr__bound));
+}
+
+// tr__bound_queued is how many user messages a bounded mailbox holds.
+// Read from any thread: a moment's value (out may run ahead of the `in`
+// read first, which counts as empty).
+static inline uint32_t
+tr__bound_queued(struct tr__bound *bd)
+{
+    uint32_t in = atomic_load_explicit(&bd->in, memory_order_acquire);
+    uint32_t out = atomic_load_explicit(&bd->out, memory_order_acquire);
+    return (int32_t)(in - out) > 0 ? in - out : 0;
 }
 
 // 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
