@@ -669,17 +669,8 @@ shutdown_note(struct tr__actor *p, uint32_t slot, int64_t ms)
     struct tr__ext *e = tr__ext_get(p);
     if (e == NULL)
         return TR_ENOMEM;
-    if (e->nsd == e->capsd) {
-        uint32_t cap = e->capsd ? e->capsd * 2 : 4;
-        struct tr__sdchild *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL)
-            return TR_ENOMEM;
-        if (e->nsd != 0)
-            memcpy(v, e->sd, e->nsd * sizeof *v);
-        tr__free(e->sd, e->capsd * sizeof *v);
-        e->sd = v;
-        e->capsd = cap;
-    }
+    if (tr__grow(&e->sd, &e->capsd, e->nsd, sizeof *e->sd, 4) != 0)
+        return TR_ENOMEM;
     e->sd[e->nsd++] = (struct tr__sdchild){slot, ms};
     return 0;
 }

@@ -26,17 +26,8 @@
 int
 tr__wset_add(struct tr__wset *s, tr_ref who, uint64_t id)
 {
-    if (s->n == s->cap) {
-        uint32_t cap = s->cap ? s->cap * 2 : 4;
-        struct tr__watch *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL)
-            return TR_ENOMEM;
-        if (s->n != 0)
-            memcpy(v, s->v, s->n * sizeof *v);
-        tr__free(s->v, s->cap * sizeof *v);
-        s->v = v;
-        s->cap = cap;
-    }
+    if (tr__grow(&s->v, &s->cap, s->n, sizeof *s->v, 4) != 0)
+        return TR_ENOMEM;
     s->v[s->n++] = (struct tr__watch){who, id};
     return 0;
 }

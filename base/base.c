@@ -168,3 +168,21 @@ tr_now_ns(void)
 {
     return tr__now_ns();
 }
+
+int
+tr__grow(void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first)
+{
+    if (n < *cap)
+        return 0;
+    void **pv = v;
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    void *nv = tr__alloc((size_t)ncap * size);
+    if (nv == NULL)
+        return TR_ENOMEM;
+    if (n != 0)
+        memcpy(nv, *pv, (size_t)n * size);
+    tr__free(*pv, (size_t)*cap * size);
+    *pv = nv;
+    *cap = ncap;
+    return 0;
+}

@@ -37,6 +37,13 @@ void *tr__zalloc(size_t size);
 // for exactly `size` bytes. Thread: any.
 void tr__free(void *p, size_t size);
 
+// tr__grow makes room for one more element in the heap array *v, which
+// has room for *cap elements of `size` bytes and holds `n`: when full it
+// doubles (the first allocation holds `first`), moving the n elements.
+// Returns 0 or TR_ENOMEM (the array is then unchanged). Thread: any; the
+// caller owns the array.
+int tr__grow(void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first);
+
 // tr__now_ns is CLOCK_MONOTONIC in nanoseconds. Thread: any.
 int64_t tr__now_ns(void);
 

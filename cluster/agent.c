@@ -132,19 +132,9 @@ tr_node_behavior(tr_system *sys, const char *name, const tr_behavior *b)
     for (uint32_t i = 0; i < n->nbehavs && rc == 0; i++)
         if (strcmp(n->behavs[i].name, name) == 0)
             rc = TR_EBUSY;
-    if (rc == 0 && n->nbehavs == n->capbehavs) {
-        uint32_t cap = n->capbehavs ? n->capbehavs * 2 : 8;
-        struct behav *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL) {
-            rc = TR_ENOMEM;
-        } else {
-            if (n->nbehavs != 0)
-                memcpy(v, n->behavs, n->nbehavs * sizeof *v);
-            tr__free(n->behavs, n->capbehavs * sizeof *v);
-            n->behavs = v;
-            n->capbehavs = cap;
-        }
-    }
+    if (rc == 0)
+        rc = tr__grow(&n->behavs, &n->capbehavs, n->nbehavs, sizeof *n->behavs,
+                      8);
     if (rc == 0) {
         struct behav *e = &n->behavs[n->nbehavs++];
         memcpy(e->name, name, len + 1);
@@ -221,20 +211,8 @@ tr_node_spawn(tr_system *sys, tr_ref reply_to, uint64_t req, const char *node,
     s.peer = p->idx;
     pthread_mutex_lock(&n->spawn_mu);
     s.id = ++n->spawn_ids;
-    int rc = 0;
-    if (n->nspawns == n->capspawns) {
-        uint32_t cap = n->capspawns ? n->capspawns * 2 : 8;
-        struct pspawn *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL) {
-            rc = TR_ENOMEM;
-        } else {
-            if (n->nspawns != 0)
-                memcpy(v, n->spawns, n->nspawns * sizeof *v);
-            tr__free(n->spawns, n->capspawns * sizeof *v);
-            n->spawns = v;
-            n->capspawns = cap;
-        }
-    }
+    int rc =
+        tr__grow(&n->spawns, &n->capspawns, n->nspawns, sizeof *n->spawns, 8);
     if (rc == 0)
         n->spawns[n->nspawns++] = s;
     pthread_mutex_unlock(&n->spawn_mu);

@@ -36,17 +36,9 @@ group_get(struct node *n, const char *name, size_t len)
     int64_t i = group_find(n, name, len);
     if (i >= 0)
         return &n->groups[i];
-    if (n->ngroups == n->capgroups) {
-        uint32_t cap = n->capgroups ? n->capgroups * 2 : 16;
-        struct group *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        if (n->ngroups != 0)
-            memcpy(v, n->groups, n->ngroups * sizeof *v);
-        tr__free(n->groups, n->capgroups * sizeof *v);
-        n->groups = v;
-        n->capgroups = cap;
-    }
+    if (tr__grow(&n->groups, &n->capgroups, n->ngroups, sizeof *n->groups,
+                 16) != 0)
+        return NULL;
     struct group *g = &n->groups[n->ngroups++];
     *g = (struct group){0};
     memcpy(g->name, name, len);
@@ -76,17 +68,8 @@ member_add(struct group *g, tr_ref r)
 {
     if (member_find(g, r) >= 0)
         return 0;
-    if (g->n == g->cap) {
-        uint32_t cap = g->cap ? g->cap * 2 : 8;
-        tr_ref *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL)
-            return TR_ENOMEM;
-        if (g->n != 0)
-            memcpy(v, g->v, g->n * sizeof *v);
-        tr__free(g->v, g->cap * sizeof *v);
-        g->v = v;
-        g->cap = cap;
-    }
+    if (tr__grow(&g->v, &g->cap, g->n, sizeof *g->v, 8) != 0)
+        return TR_ENOMEM;
     g->v[g->n++] = r;
     return 1;
 }

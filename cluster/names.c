@@ -51,17 +51,9 @@ put(struct node *n, const char *name, size_t len, tr_ref ref, uint16_t owner)
 {
     int64_t i = find(n, name, len);
     if (i < 0) {
-        if (n->nnames == n->capnames) {
-            uint32_t cap = n->capnames ? n->capnames * 2 : 16;
-            struct name *v = tr__alloc(cap * sizeof *v);
-            if (v == NULL)
-                return TR_ENOMEM;
-            if (n->nnames != 0)
-                memcpy(v, n->names, n->nnames * sizeof *v);
-            tr__free(n->names, n->capnames * sizeof *v);
-            n->names = v;
-            n->capnames = cap;
-        }
+        if (tr__grow(&n->names, &n->capnames, n->nnames, sizeof *n->names,
+                     16) != 0)
+            return TR_ENOMEM;
         i = n->nnames++;
         memcpy(n->names[i].name, name, len);
         n->names[i].name[len] = '\0';

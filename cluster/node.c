@@ -624,19 +624,8 @@ tr_node_monitor(tr_system *sys, tr_ref who)
         return TR_EINVAL;
     int rc = 0;
     pthread_mutex_lock(&n->mu);
-    if (n->nwatchers == n->capwatchers) {
-        uint32_t cap = n->capwatchers ? n->capwatchers * 2 : 4;
-        tr_ref *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL) {
-            rc = TR_ENOMEM;
-        } else {
-            if (n->nwatchers != 0)
-                memcpy(v, n->watchers, n->nwatchers * sizeof *v);
-            tr__free(n->watchers, n->capwatchers * sizeof *v);
-            n->watchers = v;
-            n->capwatchers = cap;
-        }
-    }
+    rc = tr__grow(&n->watchers, &n->capwatchers, n->nwatchers,
+                  sizeof *n->watchers, 4);
     if (rc == 0)
         n->watchers[n->nwatchers++] = who;
     pthread_mutex_unlock(&n->mu);

@@ -80,17 +80,8 @@ tr__ref_resolve(struct node *n, struct peer *p, const struct wref *w)
 static int
 wl_add(struct wlist *l, tr_ref local, tr_ref remote, uint64_t id)
 {
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 8;
-        struct watch *v = tr__alloc(cap * sizeof *v);
-        if (v == NULL)
-            return TR_ENOMEM;
-        if (l->n != 0)
-            memcpy(v, l->v, l->n * sizeof *v);
-        tr__free(l->v, l->cap * sizeof *v);
-        l->v = v;
-        l->cap = cap;
-    }
+    if (tr__grow(&l->v, &l->cap, l->n, sizeof *l->v, 8) != 0)
+        return TR_ENOMEM;
     l->v[l->n++] = (struct watch){local, remote, id};
     return 0;
 }
