@@ -188,8 +188,8 @@ TR_API int tr_launch_start(tr_launch *l);
 // when nothing happened, TR_EINTENSITY when the launcher gave up (every
 // child has then been stopped; every later call returns it too),
 // TR_ECLOSED when no child is running or due to restart (every one
-// exited for good, or tr_launch_stop ran), or TR_EINVAL before
-// tr_launch_start.
+// exited for good, or tr_launch_stop ran), TR_ESYS if poll failed, or
+// TR_EINVAL before tr_launch_start.
 // Thread: the launcher's.
 TR_API int tr_launch_run(tr_launch *l, int64_t timeout_ms);
 

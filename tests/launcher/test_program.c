@@ -6,26 +6,10 @@
 // order on SIGTERM and exits 0; its nodes die with it if it is killed;
 // a bad config fails with the line number. The test reads its stderr
 // through a pipe, with deadlines.
-#define _GNU_SOURCE // mkdtemp, mkfifo, pipe2
+#define _GNU_SOURCE // mkdtemp, mkfifo, pipe2, prctl
 #include "util.h"
 
-#include <spawn.h>
 #include <sys/prctl.h>
-
-extern char **environ;
-
-// If a check fails, cmocka aborts: take the launcher (and so, through
-// PR_SET_PDEATHSIG, its nodes) down too rather than leave them running.
-static volatile pid_t live_prog;
-
-static void
-on_abort(int sig)
-{
-    if (live_prog > 0)
-        kill(live_prog, SIGKILL);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 struct prog {
     pid_t pid;
@@ -41,22 +25,27 @@ write_file(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-// prog_start runs troupe-launch with `args` (after argv[0]) and its stderr
-// on a pipe.
+// prog_start runs troupe-launch with `a1`, `a2` (either may be NULL) and
+// its stderr on a pipe, stdout on /dev/null. It dies with this test
+// (PR_SET_PDEATHSIG), and its nodes with it, even if a check fails or
+// ctest kills the test.
 static void
 prog_start(struct prog *p, const char *a1, const char *a2)
 {
     int fds[2];
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    char *argv[] = {TROUPE_LAUNCH, (char *)a1, (char *)a2, NULL};
-    assert_int_equal(
-        posix_spawn(&p->pid, TROUPE_LAUNCH, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    live_prog = p->pid;
+    pid_t parent = getpid();
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent ||
+            null < 0 || dup2(null, 1) < 0 || dup2(fds[1], 2) < 0)
+            _exit(99);
+        char *argv[] = {TROUPE_LAUNCH, (char *)a1, (char *)a2, NULL};
+        execv(TROUPE_LAUNCH, argv);
+        _exit(98);
+    }
     close(fds[1]);
     p->err.fd = fds[0];
     p->err.len = 0;
@@ -68,7 +57,6 @@ static int
 prog_exit(struct prog *p)
 {
     int st = proc_wait(p->pid);
-    live_prog = 0;
     close(p->err.fd);
     return st;
 }
@@ -230,7 +218,6 @@ test_bad_config_names_the_line(void **state)
 int
 main(int argc, char **argv)
 {
-    signal(SIGABRT, on_abort);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
             test_program_restarts_a_killed_node_and_stops_in_order),
