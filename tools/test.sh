@@ -5,8 +5,9 @@
 # test.sh: the README's test command. Installs what is missing, then builds
 # with warnings as errors and runs the whole suite four ways: optimised with
 # gcc, optimised with clang, AddressSanitizer+UBSan (gcc) and
-# ThreadSanitizer (clang); checks the formatting and builds a small program
-# against the installed library. Build trees go to build/<variant>.
+# ThreadSanitizer (clang); runs the fuzz targets for a bounded time (clang,
+# ASan+UBSan); checks the formatting and builds a small program against the
+# installed library. Build trees go to build/<variant>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
@@ -45,6 +46,54 @@ variant asan gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=address \
     -DTR_BENCH=ON -DTR_EXAMPLES=ON
 variant tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=thread \
     -DTR_BENCH=ON -DTR_EXAMPLES=ON
+
+# fuzz: both libFuzzer targets at once (one per core) for TR_FUZZ_SECONDS
+# each, under ASan+UBSan, starting from fuzz/corpus. New inputs go to the
+# build tree, never into the repository. A crash, a leak, a broken check,
+# a slow input or an allocation past 64 MiB fails the run, and the
+# reproducer is printed (fuzz/README.md says how to replay it).
+fuzz() {
+    local secs=${TR_FUZZ_SECONDS:-60} dir=build/fuzz t rc
+    echo "== fuzz (clang, ASan+UBSan, ${secs} s per target)"
+    CC=clang cmake -S . -B $dir -DTR_WERROR=ON -DTR_FUZZ=ON -DTR_TESTS=OFF \
+        -DTR_BENCH=OFF -DTR_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        >/dev/null
+    cmake --build $dir -j"$jobs" --target fuzz_frame fuzz_pack \
+        >build/fuzz.log 2>&1 || { cat build/fuzz.log; exit 1; }
+    local -A pid
+    for t in frame pack; do
+        rm -rf "$dir/found-$t" "$dir/crash-$t"
+        mkdir -p "$dir/found-$t" "$dir/crash-$t"
+        "$dir/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 \
+            -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=64 \
+            -print_final_stats=1 -artifact_prefix="$dir/crash-$t/" \
+            "$dir/found-$t" "fuzz/corpus/$t" >"$dir/fuzz_$t.log" 2>&1 &
+        pid[$t]=$!
+    done
+    for t in frame pack; do
+        rc=0
+        wait "${pid[$t]}" || rc=$?
+        if [ "$rc" -ne 0 ]; then
+            failed=$((failed + 1))
+            tail -40 "$dir/fuzz_$t.log"
+            for f in "$dir/crash-$t"/*; do
+                [ -e "$f" ] || continue
+                echo "fuzz: reproducer $f ($dir/fuzz/fuzz_$t $f):"
+                od -A d -t x1 "$f" | head -32
+            done
+            continue
+        fi
+        passed=$((passed + 1))
+        echo "fuzz/$t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' \
+            "$dir/fuzz_$t.log"), $(grep -E '^#[0-9]+\s+DONE' \
+            "$dir/fuzz_$t.log" | grep -o 'cov: [0-9]* ft: [0-9]*')"
+    done
+    if [ "$failed" -ne 0 ]; then
+        echo "test: $passed passed, $failed failed"
+        exit 1
+    fi
+}
+fuzz
 
 echo "== format"
 tools/format-check.sh
