@@ -593,8 +593,12 @@ preferred(struct node *n, struct conn *c)
     return strcmp(dialer, other) < 0;
 }
 
+// Makes `c` the connection to its peer. A listener (`welcome`) queues its
+// WELCOME first: once the peer entry points at c, other threads may queue
+// data on it, and tr__names_peer_up does at once, and the dialler refuses
+// anything but WELCOME before it.
 static int
-conn_up(struct node *n, struct conn *c)
+conn_up(struct node *n, struct conn *c, bool welcome)
 {
     if (strcmp(c->pname, n->name) == 0)
         return TR_EINVAL; // ourselves, or a twin with our name
@@ -609,9 +613,12 @@ conn_up(struct node *n, struct conn *c)
     pthread_mutex_unlock(&p->mu);
     if (dead)
         return TR_ENOACTOR; // an incarnation older than one we know
+    if (old != NULL && !preferred(n, c))
+        return TR_EBUSY;
+    int rc = welcome ? send_small(c, K_WELCOME, NULL, 0) : 0;
+    if (rc != 0)
+        return rc;
     if (old != NULL) {
-        if (!preferred(n, c))
-            return TR_EBUSY;
         old->peer = NULL; // replaced, not down
         conn_close(n, old, "replaced", 0);
     }
@@ -690,15 +697,13 @@ handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
             *why = "auth";
             return TR_EAUTH;
         }
-        int rc = conn_up(n, c);
-        if (rc != 0) {
+        int rc = conn_up(n, c, true);
+        if (rc != 0)
             *why = rc == TR_EBUSY ? "duplicate" : "refused";
-            return rc;
-        }
-        return send_small(c, K_WELCOME, NULL, 0);
+        return rc;
     }
     if (kind == K_WELCOME && c->state == C_WELCOME && c->pname[0] != '\0') {
-        int rc = conn_up(n, c);
+        int rc = conn_up(n, c, false);
         if (rc != 0)
             *why = rc == TR_EBUSY ? "duplicate" : "refused";
         return rc;

@@ -415,6 +415,37 @@ test_bad_frames_refused(void **state)
     test_close(a);
 }
 
+// A node that already has names when a peer dials it announces them as
+// the connection comes up: the dialler must get the listener's WELCOME
+// before any of that traffic, or it refuses the connection (and, redialling,
+// never joins).
+static void
+test_join_a_node_with_names(void **state)
+{
+    (void)state;
+    char url[256];
+    tr_system *a = node_open("a", NULL, secret);
+    tr_ref p;
+    assert_int_equal(
+        tr_system_spawn(&p, a, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL), 0);
+    assert_int_equal(tr_register(a, "early", p), 0);
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_system *b = node_open("b", url, secret); // only b dials
+    assert_int_equal(tr_node_wait_peers(b, 1, 5000), 0);
+    tr_ref r = TR_REF_NONE;
+    TEST_WAIT_UNTIL(tr_whereis(b, "early", &r) == 0);
+    assert_int_equal(tr_whereis(b, "early", &r), 0);
+    tr_msg *reply;
+    assert_int_equal(tr_call(b, r, P_ECHO, "x", 1, TEST_WAIT_MS, &reply), 0);
+    tr_msg_free(reply);
+    tr_node_stats st;
+    assert_int_equal(tr_node_stats_get(b, &st), 0);
+    assert_int_equal(st.proto_errors, 0);
+    assert_int_equal(st.nodes_up, 1);
+    test_close(b);
+    test_close(a);
+}
+
 // b restarts (a new system with the same name): a's refs to the old one
 // fail with TR_ENOACTOR and never reach the new process's actors.
 static void
@@ -450,6 +481,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_wrong_secret_refused),
         cmocka_unit_test(test_bad_frames_refused),
         cmocka_unit_test(test_restart_new_incarnation),
+        cmocka_unit_test(test_join_a_node_with_names),
     };
     test_main("cluster/node", tests, argc, argv);
 }
