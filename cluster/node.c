@@ -632,8 +632,10 @@ conn_up(struct node *n, struct conn *c, bool welcome)
         NODE_STAT(n, nodes_up);
         tr__node_log(n, "info", "event=node_up peer=%s incarnation=%llu url=%s",
                      p->name, (unsigned long long)p->inc, c->purl);
-        tr__names_peer_up(n, p);
     }
+    // On a replacement too: what we announced on `old` may have been cut
+    // off with it at either end (its frames are not read once it closes).
+    tr__names_peer_up(n, p);
     return 0;
 }
 

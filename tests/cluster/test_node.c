@@ -446,6 +446,63 @@ test_join_a_node_with_names(void **state)
     test_close(a);
 }
 
+// Two nodes that dial each other at once keep one connection (the one the
+// node whose name sorts first dialled). Whichever came up first, each
+// sees the other's names.
+static tr_system *
+mutual_node(const char *name)
+{
+    tr_system *sys;
+    tr_config cfg = {.loops = 1};
+    assert_int_equal(tr_system_open(&sys, &cfg), 0);
+    tr_node_config nc = {
+        .name = name,
+        .listen = "tcp://127.0.0.1:0",
+        .secret = secret,
+        .secret_len = strlen(secret),
+        .heartbeat_ms = 200,
+        .timeout_ms = 30000,
+        .reconnect_min_ms = 10,
+        .reconnect_max_ms = 20,
+    };
+    assert_int_equal(tr_node_start(sys, &nc), 0);
+    return sys;
+}
+
+static void
+test_mutual_dial_keeps_one_connection_and_names(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        tr_system *a = mutual_node("a"), *b = mutual_node("b");
+        tr_ref pa, pb, r;
+        assert_int_equal(
+            tr_system_spawn(&pa, a, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL),
+            0);
+        assert_int_equal(
+            tr_system_spawn(&pb, b, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL),
+            0);
+        assert_int_equal(tr_register(a, "on-a", pa), 0);
+        assert_int_equal(tr_register(b, "on-b", pb), 0);
+        char ua[256], ub[256];
+        assert_int_equal(tr_node_url(a, ua, sizeof ua), 0);
+        assert_int_equal(tr_node_url(b, ub, sizeof ub), 0);
+        assert_int_equal(tr_node_connect(a, ub), 0);
+        assert_int_equal(tr_node_connect(b, ua), 0);
+        TEST_WAIT_UNTIL(tr_whereis(a, "on-b", &r) == 0 &&
+                        tr_whereis(b, "on-a", &r) == 0);
+        assert_int_equal(tr_whereis(a, "on-b", &r), 0);
+        assert_int_equal(tr_whereis(b, "on-a", &r), 0);
+        tr_node_stats sa, sb;
+        tr_node_stats_get(a, &sa);
+        tr_node_stats_get(b, &sb);
+        assert_int_equal(sa.peers_up, 1);
+        assert_int_equal(sb.peers_up, 1);
+        test_close(b);
+        test_close(a);
+    }
+}
+
 // b restarts (a new system with the same name): a's refs to the old one
 // fail with TR_ENOACTOR and never reach the new process's actors.
 static void
@@ -482,6 +539,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_bad_frames_refused),
         cmocka_unit_test(test_restart_new_incarnation),
         cmocka_unit_test(test_join_a_node_with_names),
+        cmocka_unit_test(test_mutual_dial_keeps_one_connection_and_names),
     };
     test_main("cluster/node", tests, argc, argv);
 }
