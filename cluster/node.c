@@ -685,6 +685,7 @@ handshake(struct node *n, struct conn *c, tr_unpack *u, unsigned kind,
             *why = "auth";
             return TR_EAUTH;
         }
+        memcpy(c->dial->pname, c->pname, sizeof c->pname);
         unsigned char m[MAC_BYTES] = {0};
         if (!n->insecure)
             mac(n, m, 'D', c->theirs, c->mine, n->name, n->inc);
@@ -882,6 +883,20 @@ handle_event(struct node *n, struct ev *e)
     }
 }
 
+// Is a node called `name` connected now? Node thread.
+static bool
+named_up(struct node *n, const char *name)
+{
+    for (unsigned i = 1; name[0] != '\0' && i < NODE_MAX; i++) {
+        struct peer *p = atomic_load(&n->peers[i]);
+        if (p == NULL)
+            break;
+        if (strcmp(p->name, name) == 0 && p->conn != NULL) // ours to write
+            return true;
+    }
+    return false;
+}
+
 static void
 tick(struct node *n, int64_t now)
 {
@@ -907,7 +922,8 @@ tick(struct node *n, int64_t now)
     struct dial *ds = n->dials;
     pthread_mutex_unlock(&n->mu);
     for (struct dial *d = ds; d != NULL; d = d->next)
-        if (!d->busy && d->conn == NULL && now >= d->due_ns)
+        if (!d->busy && d->conn == NULL && now >= d->due_ns &&
+            !named_up(n, d->pname))
             dial_start(d);
     tr__names_sweep(n);
 }
