@@ -183,6 +183,12 @@ if [ "$status" -ne 0 ]; then
     say "FAILED: troupe-launch exited with status $status"
     exit 1
 fi
+for n in c b a; do # each closed its system cleanly (a sanitizer would say)
+    if [ -z "$(find_after "$m4" "event=exited node=$n " "code=0 ")" ]; then
+        say "FAILED: node $n did not exit with status 0 when stopped"
+        exit 1
+    fi
+done
 say "kill -9 b: DOWN seen by a after ${down_b} ms, by c after ${down_b_c} ms;" \
     "b back (restarted, new incarnation) for a after ${back_b} ms, for c after ${back_b_c} ms"
 say "SIGSTOP c: DOWN seen by a after ${down_c} ms, by b after ${down_c_b} ms" \
