@@ -747,6 +747,9 @@ preferred(struct node *n, struct conn *c)
     return strcmp(dialer, other) < 0;
 }
 
+// Makes `c` the connection to its peer. A listener has queued its WELCOME
+// before this: once the peer entry points at c, other threads may queue
+// data on it, and the dialler refuses anything but WELCOME before it.
 static int
 conn_up(struct node *n, struct conn *c)
 {
@@ -784,7 +787,9 @@ conn_up(struct node *n, struct conn *c)
 }
 
 // After WELCOME, the first things a new peer hears: the other peers (so
-// it connects to them) and our names. Node thread.
+// it connects to them), our names and our group members. Also when the
+// connection replaced another (both ends dialled): what we said on the
+// old one may have been cut off with it. Node thread.
 static void
 conn_announce(struct node *n, struct conn *c)
 {
@@ -823,6 +828,7 @@ handshake(struct node *n, struct conn *c, const struct tr__frame *f,
             *why = "auth";
             return TR_EAUTH;
         }
+        memcpy(c->dial->pname, c->pname, sizeof c->pname);
         unsigned char m[MAC_BYTES] = {0};
         if (!n->insecure)
             mac(n, m, 'D', c->theirs, c->mine, n->name, n->inc);
@@ -1059,6 +1065,20 @@ handle_event(struct node *n, struct ev *e)
     }
 }
 
+// Is a node called `name` connected now? Node thread.
+static bool
+named_up(struct node *n, const char *name)
+{
+    for (unsigned i = 1; name[0] != '\0' && i < NODE_MAX; i++) {
+        struct peer *p = atomic_load(&n->peers[i]);
+        if (p == NULL)
+            break;
+        if (strcmp(p->name, name) == 0 && p->conn != NULL) // ours to write
+            return true;
+    }
+    return false;
+}
+
 static void
 tick(struct node *n, int64_t now)
 {
@@ -1084,7 +1104,8 @@ tick(struct node *n, int64_t now)
     struct dial *ds = n->dials;
     pthread_mutex_unlock(&n->mu);
     for (struct dial *d = ds; d != NULL; d = d->next)
-        if (!d->busy && d->conn == NULL && now >= d->due_ns)
+        if (!d->busy && d->conn == NULL && now >= d->due_ns &&
+            !named_up(n, d->pname))
             dial_start(d);
     tr__spawn_tick(n, now);
 }

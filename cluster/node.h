@@ -91,6 +91,10 @@ struct dial {
     int64_t backoff_ns, due_ns;
     bool busy;         // a dial is in flight
     struct conn *conn; // the connection it made, while it lives
+    // pname is the node this URL led to last time ("": not known yet).
+    // While that node is connected through another connection (it dialled
+    // us, and its connection was kept) the dial waits.
+    char pname[TR_NODE_NAME_MAX];
 };
 
 struct ev {

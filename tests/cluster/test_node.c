@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char secret[] = "test secret";
 
@@ -443,6 +444,118 @@ test_bad_frames_refused(void **state)
     tr_msg_free(reply);
     test_close(b);
     test_close(a);
+}
+
+// A node that already has names when a peer dials it announces them as
+// the connection comes up: the dialler must get the listener's WELCOME
+// before any of that traffic, or it refuses the connection (and, redialling,
+// never joins).
+static void
+test_join_a_node_with_names(void **state)
+{
+    (void)state;
+    char url[256];
+    tr_system *a = node_open("a", NULL, secret);
+    tr_ref p;
+    assert_int_equal(
+        tr_system_spawn(&p, a, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL), 0);
+    assert_int_equal(tr_register(a, "early", p), 0);
+    assert_int_equal(tr_node_url(a, url, sizeof url), 0);
+    tr_system *b = node_open("b", url, secret); // only b dials
+    assert_int_equal(tr_node_wait_peers(b, 1, 5000), 0);
+    tr_ref r = TR_REF_NONE;
+    TEST_WAIT_UNTIL(tr_whereis(b, "early", &r) == 0);
+    assert_int_equal(tr_whereis(b, "early", &r), 0);
+    tr_msg *reply;
+    assert_int_equal(tr_call(b, r, P_ECHO, "x", 1, TEST_WAIT_MS, &reply), 0);
+    tr_msg_free(reply);
+    tr_node_stats st;
+    assert_int_equal(tr_node_stats_get(b, &st), 0);
+    assert_int_equal(st.proto_errors, 0);
+    assert_int_equal(st.nodes_up, 1);
+    test_close(b);
+    test_close(a);
+}
+
+// Two nodes that dial each other at once keep one connection (the one the
+// node whose name sorts first dialled). Whichever came up first, each
+// sees the other's names, and the losing dial does not come back again and
+// again while the pair is connected.
+static tr_system *
+mutual_node(const char *name)
+{
+    tr_system *sys;
+    tr_config cfg = {.loops = 1};
+    assert_int_equal(tr_system_open(&sys, &cfg), 0);
+    tr_node_config nc = {
+        .name = name,
+        .listen = "tcp://127.0.0.1:0",
+        .secret = secret,
+        .secret_len = strlen(secret),
+        .heartbeat_ms = 200,
+        .timeout_ms = 30000,
+        .reconnect_min_ms = 10,
+        .reconnect_max_ms = 20,
+    };
+    assert_int_equal(tr_node_start(sys, &nc), 0);
+    return sys;
+}
+
+// churn counts the bytes the two nodes receive over one second: with
+// heartbeats every 200 ms, a settled pair moves about 60 (six-byte beats
+// both ways); a dial redone every tick (50 ms) moves thousands (handshakes).
+// Nothing else happens meanwhile, so a fixed window is the measurement.
+static uint64_t
+churn(tr_system *a, tr_system *b)
+{
+    tr_node_stats sa0, sb0, sa1, sb1;
+    tr_node_stats_get(a, &sa0);
+    tr_node_stats_get(b, &sb0);
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    tr_node_stats_get(a, &sa1);
+    tr_node_stats_get(b, &sb1);
+    return sa1.bytes_in - sa0.bytes_in + sb1.bytes_in - sb0.bytes_in;
+}
+
+static void
+test_mutual_dial_keeps_one_connection_and_names(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        tr_system *a = mutual_node("a"), *b = mutual_node("b");
+        tr_ref pa, pb, r;
+        assert_int_equal(
+            tr_system_spawn(&pa, a, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL),
+            0);
+        assert_int_equal(
+            tr_system_spawn(&pb, b, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL),
+            0);
+        assert_int_equal(tr_register(a, "on-a", pa), 0);
+        assert_int_equal(tr_register(b, "on-b", pb), 0);
+        char ua[256], ub[256];
+        assert_int_equal(tr_node_url(a, ua, sizeof ua), 0);
+        assert_int_equal(tr_node_url(b, ub, sizeof ub), 0);
+        assert_int_equal(tr_node_connect(a, ub), 0);
+        assert_int_equal(tr_node_connect(b, ua), 0);
+        TEST_WAIT_UNTIL(tr_whereis(a, "on-b", &r) == 0 &&
+                        tr_whereis(b, "on-a", &r) == 0);
+        assert_int_equal(tr_whereis(a, "on-b", &r), 0);
+        assert_int_equal(tr_whereis(b, "on-a", &r), 0);
+        if (round < 3) {
+            uint64_t bytes = churn(a, b);
+            if (bytes >= 1000)
+                fail_msg("round %d: %llu bytes in a second", round,
+                         (unsigned long long)bytes);
+        }
+        tr_node_stats sa, sb;
+        tr_node_stats_get(a, &sa);
+        tr_node_stats_get(b, &sb);
+        assert_int_equal(sa.peers_up, 1);
+        assert_int_equal(sb.peers_up, 1);
+        test_close(b);
+        test_close(a);
+    }
 }
 
 // b restarts (a new system with the same name): a's refs to the old one
@@ -947,6 +1060,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_remote_spawn),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_stuck_peer_fills_its_outbox),
+        cmocka_unit_test(test_join_a_node_with_names),
+        cmocka_unit_test(test_mutual_dial_keeps_one_connection_and_names),
     };
     test_main("cluster/node", tests, argc, argv);
 }
