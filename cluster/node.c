@@ -1176,6 +1176,11 @@ dial_add(struct node *n, const char *url)
                  ? nng_stream_dialer_set_ptr(d->d, NNG_OPT_TLS_CONFIG,
                                              n->tls_client)
                  : NNG_EINVAL; // a tls+tcp:// URL needs the tls_ fields
+    // Small frames go out at once (no Nagle: with heartbeats interleaved
+    // it meets delayed ACKs and holds a reply for 40 ms). ipc:// has no
+    // such option.
+    if (rv == 0 && strncmp(url, "ipc", 3) != 0)
+        rv = nng_stream_dialer_set_bool(d->d, NNG_OPT_TCP_NODELAY, true);
     if (rv == 0)
         rv = nng_aio_alloc(&d->aio, dial_cb, d);
     if (rv != 0) {
@@ -1349,6 +1354,8 @@ listen_url(struct node *n, const char *url)
                  ? nng_stream_listener_set_ptr(n->l, NNG_OPT_TLS_CONFIG,
                                                n->tls_server)
                  : NNG_EINVAL;
+    if (rv == 0 && strncmp(url, "ipc", 3) != 0)
+        rv = nng_stream_listener_set_bool(n->l, NNG_OPT_TCP_NODELAY, true);
     if (rv == 0)
         rv = nng_stream_listener_listen(n->l);
     if (rv == 0)
