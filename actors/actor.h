@@ -87,7 +87,9 @@ struct tr__actor {
     struct tr__sched sched; // loop link and run function
     struct tr__mpsc mbox;   // user messages
     struct tr__stack sig;   // system signals, handled first
-    const tr_behavior *beh; // owner loop (tr_become)
+    // Written by the owner loop (tr_become), read by anyone (alarms,
+    // tr_actors_top): relaxed, through tr__actor_beh.
+    const tr_behavior *_Atomic beh;
     void *ext; // inbox: its tr_inbox; else NULL or its struct tr__ext
     // Tree links are slot indices (0: none), half the size of pointers.
     // A linked slot cannot be recycled: the parent's link holds a
@@ -124,9 +126,42 @@ tr__bound_of(struct tr__actor *a)
     return (struct tr__bound *)(void *)((char *)a - sizeof(struct tr__bound));
 }
 
-// 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
-// costs the runtime 112 bytes.
+// 96 bytes, a jemalloc size class: with its 16-byte slot and the 32-byte
+// tr__astat after it, an idle actor costs the runtime 144 bytes.
 static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
+
+// tr__astat follows every actor record, in the same allocation (before the
+// state): the per-actor counters tr_actors_top reads from any thread.
+// - Mailbox depth is pushed - popped. A producer on the actor's own loop
+//   (the same-loop fast path) adds to `pushed_local` with a relaxed load
+//   and store, as the loops' own counters do; any other thread uses
+//   `pushed_far` with an atomic add (it already pays a reference count
+//   and the exchange on the mailbox's head). Both count before the push,
+//   so a message is counted pushed before it can be popped. The runner
+//   adds the messages a turn took to `popped` once, when the turn ends.
+// - `busy_ns` estimates the time the actor held a thread: a loop times one
+//   turn in sample_every (see loop.h), and a timed actor turn adds its
+//   duration times sample_every; a blocking actor's turns are all timed.
+struct tr__astat {
+    _Atomic uint64_t pushed_local; // owner loop's producers; relaxed
+    _Atomic uint64_t pushed_far;   // other threads; atomic add
+    _Atomic uint64_t popped;       // owner; relaxed, once per turn
+    _Atomic uint64_t busy_ns;      // owner; relaxed, timed turns only
+};
+
+static_assert(sizeof(struct tr__astat) % 16 == 0, "state must stay aligned");
+
+static inline struct tr__astat *
+tr__astat_of(struct tr__actor *a)
+{
+    return (struct tr__astat *)(void *)(a + 1);
+}
+
+static inline const tr_behavior *
+tr__actor_beh(struct tr__actor *a)
+{
+    return atomic_load_explicit(&a->beh, memory_order_relaxed);
+}
 
 // Counters with one writer each (a loop), read by anyone: relaxed.
 struct tr__counters {
@@ -325,7 +360,7 @@ tr__actor_loop(struct tr__actor *a)
 static inline void *
 tr__actor_state(struct tr__actor *a)
 {
-    return a->state_size ? (void *)(a + 1) : NULL;
+    return a->state_size ? (void *)(tr__astat_of(a) + 1) : NULL;
 }
 
 static inline tr_ref
