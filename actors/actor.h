@@ -228,6 +228,8 @@ struct tr_system {
     // refs of other nodes go through it (set once, before any such send).
     const struct tr__transport *_Atomic transport;
     void *transport_arg;
+    struct tr__hook *hooks; // run when close begins; root_lock
+    bool hooks_ran;         // root_lock
     struct tr__slots slots; // last: large
 };
 
@@ -452,6 +454,25 @@ struct tr__transport {
 // tr__transport_set registers `t` (static storage) with `arg`. Returns 0,
 // or TR_EBUSY if one is registered already. Thread: any.
 int tr__transport_set(tr_system *sys, const struct tr__transport *t, void *arg);
+
+// tr__hook lets a layer above actors/ (the metrics server) tie something
+// to the system's life: `close` runs once, on the thread that calls
+// tr_system_close, when the close begins (before any actor is asked to
+// stop), newest hook first. Caller storage, untouched after `close`.
+struct tr__hook {
+    void (*close)(void *arg);
+    void *arg;
+    const void *key; // names the hook's owner, for tr__hook_find
+    struct tr__hook *next;
+};
+
+// tr__hook_add registers `h`. Returns 0, TR_EBUSY (a hook with that key is
+// registered) or TR_ECLOSED (the close has begun). Thread: any.
+int tr__hook_add(tr_system *sys, struct tr__hook *h);
+
+// tr__hook_find returns the arg of the hook registered with `key`, or
+// NULL. Thread: any, until the close begins.
+void *tr__hook_find(tr_system *sys, const void *key);
 
 #define TR__REF_NODE(r) ((unsigned)((r).bits >> 48))
 
