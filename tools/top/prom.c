@@ -26,6 +26,9 @@ struct parser {
     long cur; // family of the last sample, -1: none
 };
 
+static void fail(struct parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 fail(struct parser *ps, const char *fmt, ...)
 {
