@@ -190,8 +190,10 @@ hist_family(struct tr__mbuf *b, const char *name, const char *help,
         for (unsigned i = 0; i < TR_HIST_BUCKETS && k <= HIST_K_MAX; i++) {
             cum += h->bucket[i];
             if (tr_hist_bucket_max_ns(i) == (1ull << k) - 1) {
-                put(b, "%s_bucket{loop=\"%u\",le=\"%.9g\"} %" PRIu64 "\n", name,
-                    l, secs((1ull << k) - 1), cum);
+                // %.12g: 2^35 - 1 ns is 34.359738367 s, 11 digits, so
+                // every bound prints exactly.
+                put(b, "%s_bucket{loop=\"%u\",le=\"%.12g\"} %" PRIu64 "\n",
+                    name, l, secs((1ull << k) - 1), cum);
                 k++;
             }
         }

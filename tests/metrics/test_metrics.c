@@ -158,6 +158,13 @@ fixture_open(struct fixture *f)
         tr_msg_free(test_recv(ib, MSG_PONG));
     }
     tr_inbox_free(ib);
+    // The echo's last turn books its messages when it ends, which may be
+    // a moment after its last reply: wait for that.
+    tr_actor_info top[1];
+    size_t n = 0;
+    TEST_WAIT_UNTIL(tr_actors_top(f->sys, TR_TOP_HANDLED, top, 1, &n) == 0 &&
+                    n == 1 && top[0].handled == 200);
+    assert_int_equal(top[0].handled, 200);
     atomic_store(&held, 0);
     atomic_store(&open_gate, 0);
     assert_int_equal(tr_system_send(f->sys, f->gated, MSG_HOLD, NULL, 0), 0);
@@ -298,11 +305,12 @@ test_metrics_over_http(void **state)
         sample(&d, "troupe_loop_messages_handled_total", "loop", "0") +
         sample(&d, "troupe_loop_messages_handled_total", "loop", "1");
     assert_true(handled >= 200);
-    // Every turn was timed: the run histograms are not empty, and their
-    // +Inf bucket is their count (the reader checked it equals _count).
+    // Every turn was timed: the run histograms are not empty (a turn may
+    // have taken several pings), and their +Inf bucket is their count
+    // (the reader checked it equals _count).
     double turns = sample(&d, "troupe_loop_run_seconds_count", "loop", "0") +
                    sample(&d, "troupe_loop_run_seconds_count", "loop", "1");
-    assert_true(turns >= 200);
+    assert_true(turns >= 1);
     // The held actor is the deepest: 100 queued and the hold in progress,
     // its name escaped in the text and read back as it was.
     double depth = -1;
