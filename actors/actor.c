@@ -240,7 +240,9 @@ alarm_edge(tr_system *sys, struct tr__shard *sh, struct tr__actor *a,
              raise ? "mailbox_overload" : "mailbox_recovered",
              "actor=%llx behavior=%s queued=%u high=%u low=%u",
              (unsigned long long)who.bits,
-             a->beh != NULL && a->beh->name != NULL ? a->beh->name : "-",
+             tr__actor_beh(a) != NULL && tr__actor_beh(a)->name != NULL
+                 ? tr__actor_beh(a)->name
+                 : "-",
              queued, bd->high, bd->low);
     if (!tr_ref_is_none(bd->alarm_to)) {
         tr_overload o = {who, queued, raise ? 1u : 0u};
@@ -331,6 +333,109 @@ tr_notify_writable(tr_ctx *ctx, tr_ref target)
                           sizeof ctx->self);
 }
 
+// Messages in the mailbox: pushed - popped. Every message is counted as
+// pushed before it can be popped and popped is read first, so this is
+// rarely behind; it is clamped to 0 .. UINT32_MAX all the same.
+static uint32_t
+astat_queued(struct tr__actor *a)
+{
+    if (!has_flags(a, TR__A_STATS))
+        return 0;
+    struct tr__astat *st = tr__astat_of(a);
+    uint32_t popped = atomic_load_explicit(&st->popped, memory_order_acquire);
+    uint32_t pushed =
+        atomic_load_explicit(&st->pushed_local, memory_order_relaxed) +
+        atomic_load_explicit(&st->pushed_far, memory_order_relaxed);
+    int32_t q = (int32_t)(pushed - popped); // mod 2^32
+    return q > 0 ? (uint32_t)q : 0;
+}
+
+static uint64_t
+top_key(const tr_actor_info *i, enum tr_top_by by)
+{
+    return by == TR_TOP_QUEUED ? i->queued
+           : by == TR_TOP_BUSY ? i->busy_ns
+                               : i->handled;
+}
+
+// Puts `c` into the sorted (largest first) out[0 .. *n - 1], keeping at
+// most `cap`: an insertion, since cap is small next to the actor count.
+static void
+top_insert(tr_actor_info *out, size_t cap, size_t *n, enum tr_top_by by,
+           const tr_actor_info *c)
+{
+    uint64_t k = top_key(c, by);
+    size_t i = *n;
+    if (i == cap) {
+        if (k <= top_key(&out[cap - 1], by))
+            return;
+        i--;
+    } else {
+        (*n)++;
+    }
+    while (i > 0 && top_key(&out[i - 1], by) < k) {
+        out[i] = out[i - 1];
+        i--;
+    }
+    out[i] = *c;
+}
+
+int
+tr_actors_top(tr_system *sys, enum tr_top_by by, tr_actor_info *out, size_t cap,
+              size_t *n)
+{
+    if (sys == NULL || n == NULL || (cap != 0 && out == NULL) ||
+        by > TR_TOP_HANDLED)
+        return TR_EINVAL;
+    *n = 0;
+    if (cap == 0)
+        return 0;
+    // Chunks are published once and never freed while the system is open;
+    // the first NULL chunk ends the table (they are filled in order).
+    for (uint32_t ci = 0; ci < TR__NCHUNKS; ci++) {
+        struct tr__slot *c =
+            atomic_load_explicit(&sys->slots.chunk[ci], memory_order_acquire);
+        if (c == NULL)
+            break;
+        for (uint32_t j = ci == 0 ? 1 : 0; j < TR__CHUNK; j++) {
+            uint64_t w = atomic_load_explicit(&c[j].word, memory_order_relaxed);
+            if (!(w & TR__W_ALIVE))
+                continue;
+            uint32_t slot = (ci << TR__CHUNK_BITS) | j;
+            tr_ref r = tr__ref_make(slot, (uint32_t)(w >> TR__W_GENSHIFT));
+            // A reference keeps the record allocated while we read it.
+            struct tr__actor *a = tr__slots_acquire(&sys->slots, r);
+            if (a == NULL)
+                continue;
+            uint32_t aw = atomic_load_explicit(&a->word, memory_order_relaxed);
+            if (!(aw & TR__A_INBOX)) {
+                struct tr__astat *st = (aw & TR__A_STATS)
+                                           ? tr__astat_of(a)
+                                           : &(struct tr__astat){0};
+                const tr_behavior *b = tr__actor_beh(a);
+                tr_actor_info i = {
+                    .ref = r,
+                    .name = b != NULL ? b->name : NULL,
+                    .loop = (aw & TR__A_BLOCKING) ? TR_LOOP_BLOCKING
+                                                  : aw >> TR__A_LOOP_SHIFT,
+                    .queued = astat_queued(a),
+                    .handled =
+                        atomic_load_explicit(&st->popped, memory_order_relaxed),
+                    .busy_ns = 1000 * (uint64_t)atomic_load_explicit(
+                                          &st->busy_us, memory_order_relaxed),
+                };
+                if (aw & TR__A_BOUNDED) {
+                    uint32_t bc = tr__bound_of(a)->cap;
+                    i.capacity = bc == UINT32_MAX ? 0 : bc; // alarm only
+                }
+                top_insert(out, cap, n, by, &i);
+            }
+            tr__actor_release(sys, a);
+        }
+    }
+    return 0;
+}
+
 int
 tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out)
 {
@@ -341,7 +446,9 @@ tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out)
     if (a == NULL)
         return TR_ENOACTOR;
     *out = (tr_mailbox_info){0};
-    if (has_flags(a, TR__A_BOUNDED)) {
+    if (!has_flags(a, TR__A_BOUNDED)) {
+        out->queued = astat_queued(a);
+    } else {
         struct tr__bound *bd = tr__bound_of(a);
         uint32_t q = tr__bound_queued(bd);
         out->capacity = bd->cap == UINT32_MAX ? 0 : bd->cap; // alarm only
@@ -439,6 +546,19 @@ tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
     m->from = from;
     m->req_id = req_id;
     m->deadline_ns = deadline_ns;
+    // Counted before the push, so the owner never pops more than this
+    // says was pushed (see struct tr__astat).
+    if (word & TR__A_STATS) {
+        struct tr__astat *st = tr__astat_of(a);
+        if (!held) // the same-loop fast path: we are the owner loop
+            atomic_store_explicit(
+                &st->pushed_local,
+                atomic_load_explicit(&st->pushed_local, memory_order_relaxed) +
+                    1,
+                memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&st->pushed_far, 1, memory_order_relaxed);
+    }
     tr__mpsc_push(&a->mbox, &m->node);
     actor_schedule(sys, a);
     tr__count(sys, sh, sent);
@@ -497,7 +617,7 @@ static void
 debug_unhandled(tr_ctx *ctx, uint32_t type)
 {
     tr_system *sys = ctx->sys;
-    const tr_behavior *b = ctx->a->beh;
+    const tr_behavior *b = tr__actor_beh(ctx->a);
     pthread_mutex_lock(&sys->dbg_mu);
     bool seen = false;
     for (unsigned i = 0; i < sys->nwarned && !seen; i++)
@@ -588,7 +708,7 @@ static inline __attribute__((always_inline)) void
 deliver(tr_ctx *ctx, struct tr_msg *m)
 {
     ctx->cur = m;
-    int rc = ctx->a->beh->receive(ctx, m);
+    int rc = tr__actor_beh(ctx->a)->receive(ctx, m);
     ctx->cur = NULL;
     // The runtime's own messages (DOWN, EXIT, CANCEL) may go unhandled.
     if (rc == TR_EUNHANDLED && m->type < TR_MSG_SYSTEM) {
@@ -715,8 +835,9 @@ stop_progress(tr_ctx *ctx)
             return TR__RUN_AGAIN;
         memcpy(down->data, &a, sizeof a);
     }
-    if (has_flags(a, TR__A_INIT_OK) && a->beh->stop != NULL)
-        a->beh->stop(ctx, a->reason);
+    const tr_behavior *beh = tr__actor_beh(a);
+    if (has_flags(a, TR__A_INIT_OK) && beh->stop != NULL)
+        beh->stop(ctx, a->reason);
     set_phase(a, TR__PH_DEAD);
     tr__jobs_cancel(ctx); // before the kill: see offload.c
     tr__actor_kill(ctx->sys, a);
@@ -775,6 +896,35 @@ msg_admit(tr_ctx *ctx, struct tr__shard *sh, struct tr_msg *m, bool bounded)
     return MSG_TAKEN;
 }
 
+// astat_popped books messages the actor took off its mailbox, and
+// astat_busy a timed turn that began at t0, counted `scale` times. Relaxed
+// loads and stores: only the actor's runner writes these.
+static inline void
+astat_popped(struct tr__actor *a, unsigned n)
+{
+    if (!has_flags(a, TR__A_STATS))
+        return;
+    struct tr__astat *st = tr__astat_of(a);
+    atomic_store_explicit(
+        &st->popped,
+        atomic_load_explicit(&st->popped, memory_order_relaxed) + n,
+        memory_order_relaxed);
+}
+
+static __attribute__((noinline, cold)) void
+astat_busy(struct tr__actor *a, int64_t t0, unsigned scale)
+{
+    if (!has_flags(a, TR__A_STATS))
+        return;
+    struct tr__astat *st = tr__astat_of(a);
+    int64_t d = tr__now_ns() - t0;
+    atomic_store_explicit(
+        &st->busy_us,
+        atomic_load_explicit(&st->busy_us, memory_order_relaxed) +
+            (uint32_t)((uint64_t)(d > 0 ? d : 0) * scale / 1000),
+        memory_order_relaxed);
+}
+
 // One turn of an actor: signals, laters, then messages up to the budget.
 // Inlined twice: on a loop (`blocking` false: sh is the loop's shard) and
 // on a blocking-actor thread (sh NULL; the handler may call tr_receive,
@@ -786,6 +936,9 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
 {
     tr_ctx ctx = {
         .a = a, .sys = sys, .shard = sh, .self = tr__actor_ref(sys, a)};
+    // A blocking actor's turns are all timed (they are long, and no loop
+    // samples them); a loop's are when the loop times this run.
+    int64_t t0 = blocking ? tr__now_ns() : 0;
 
     if (!tr__stack_empty(&a->sig))
         handle_signals(&ctx);
@@ -803,13 +956,15 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
         struct tr_msg *m = tr__msg_of(n);
         if (!blocking) {
             // For the watchdog: two relaxed stores to the loop's shard.
-            atomic_store_explicit(&sh->cur_name, a->beh->name,
+            atomic_store_explicit(&sh->cur_name, tr__actor_beh(a)->name,
                                   memory_order_relaxed);
             atomic_store_explicit(&sh->cur_type, m->type, memory_order_relaxed);
         }
         int what = msg_admit(&ctx, sh, m, bounded);
-        if (what == MSG_DROPPED)
+        if (what == MSG_DROPPED) {
+            astat_popped(a, 1); // rare: drop-oldest under overload
             continue;
+        }
         if (what == MSG_DELIVER) {
             if (blocking)
                 a->mbox.tail = tail;
@@ -829,12 +984,19 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
             break;
     }
     a->mbox.tail = tail;
-    if (!blocking && handled != 0) // a relaxed load and store, own shard
-        atomic_store_explicit(
-            &sh->c.handled,
-            atomic_load_explicit(&sh->c.handled, memory_order_relaxed) +
-                handled,
-            memory_order_relaxed);
+    if (handled != 0) {
+        if (!blocking) // a relaxed load and store, own shard
+            atomic_store_explicit(
+                &sh->c.handled,
+                atomic_load_explicit(&sh->c.handled, memory_order_relaxed) +
+                    handled,
+                memory_order_relaxed);
+        astat_popped(a, handled);
+    }
+    if (blocking)
+        astat_busy(a, t0, 1);
+    else if (TR_UNLIKELY(sh->loop.timed_ns != 0))
+        astat_busy(a, sh->loop.timed_ns, sh->loop.sample_mask + 1);
     unsigned ph = tr__actor_phase(a);
     if (ph == TR__PH_STOPPING) {
         if (stop_progress(&ctx) == TR__RUN_AGAIN)
@@ -919,6 +1081,7 @@ tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms)
         struct tr__node *n = tr__mpsc_pop(&a->mbox);
         if (n != NULL) {
             struct tr_msg *m = tr__msg_of(n);
+            astat_popped(a, 1);
             if (msg_admit(ctx, NULL, m, true) != MSG_DELIVER)
                 continue;
             ctx->lent = m;
@@ -953,7 +1116,10 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
 {
     size_t ssz = b != NULL ? state_bytes(b->state_size) : 0;
     size_t pre = bound != NULL ? sizeof *bound : 0;
-    char *mem = tr__alloc(pre + sizeof(struct tr__actor) + ssz);
+    if (sys->actor_stats && !(word & TR__A_INBOX))
+        word |= TR__A_STATS;
+    size_t extra = tr__actor_extra(word);
+    char *mem = tr__alloc(pre + sizeof(struct tr__actor) + extra + ssz);
     if (mem == NULL)
         return TR_ENOMEM;
     struct tr__actor *a = (struct tr__actor *)(void *)(mem + pre);
@@ -978,15 +1144,22 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
     atomic_init(&a->sched.node.next, NULL);
     tr__mpsc_init(&a->mbox);
     tr__stack_init(&a->sig);
-    a->beh = b;
+    atomic_init(&a->beh, b);
     a->parent = a->child_last = a->sib_prev = a->sib_next = 0;
     a->ext = NULL;
     atomic_init(&a->word, word);
     a->slot = 0;
     a->state_size = (uint32_t)ssz;
     a->reason = 0;
+    if (word & TR__A_STATS) {
+        struct tr__astat *st = tr__astat_of(a);
+        atomic_init(&st->pushed_local, 0);
+        atomic_init(&st->pushed_far, 0);
+        atomic_init(&st->popped, 0);
+        atomic_init(&st->busy_us, 0);
+    }
     if (ssz != 0)
-        memset(a + 1, 0, ssz);
+        memset((char *)(a + 1) + extra, 0, ssz);
     tr__count(sys, tr__cur_shard(sys), created);
     *out = a;
     return 0;
@@ -996,6 +1169,7 @@ void
 tr__actor_free(tr_system *sys, struct tr__actor *a)
 {
     struct tr__shard *sh = tr__cur_shard(sys);
+    size_t extra = tr__actor_extra(atomic_load(&a->word));
     struct tr__node *n;
     while ((n = tr__mpsc_pop(&a->mbox)) != NULL) {
         // The runtime's own messages (a DOWN to a watcher that is itself
@@ -1022,9 +1196,9 @@ tr__actor_free(tr_system *sys, struct tr__actor *a)
         tr__slots_free(&sys->slots, a->slot);
     if (has_flags(a, TR__A_BOUNDED))
         tr__free(tr__bound_of(a),
-                 sizeof(struct tr__bound) + sizeof *a + a->state_size);
+                 sizeof(struct tr__bound) + sizeof *a + extra + a->state_size);
     else
-        tr__free(a, sizeof *a + a->state_size);
+        tr__free(a, sizeof *a + extra + a->state_size);
     tr__count(sys, sh, freed);
 }
 
@@ -1241,7 +1415,7 @@ tr_become(tr_ctx *ctx, const tr_behavior *b)
     if (b == NULL || b->receive == NULL ||
         state_bytes(b->state_size) > ctx->a->state_size)
         return TR_EINVAL;
-    ctx->a->beh = b;
+    atomic_store_explicit(&ctx->a->beh, b, memory_order_relaxed);
     return 0;
 }
 

@@ -69,6 +69,7 @@ struct tr__slots {
 #define TR__A_SCHED       1u
 #define TR__A_PARKED      2u // blocking actor waiting in tr_receive
 #define TR__A_BLOCKING    4u // runs on the blocking-actor threads
+#define TR__A_STATS       8u // a struct tr__astat follows the record
 #define TR__A_PHASE_SHIFT 8
 #define TR__A_PHASE_MASK  (0xFFu << TR__A_PHASE_SHIFT)
 #define TR__A_INIT_OK     (1u << 16) // init succeeded: the stop hook will run
@@ -87,7 +88,9 @@ struct tr__actor {
     struct tr__sched sched; // loop link and run function
     struct tr__mpsc mbox;   // user messages
     struct tr__stack sig;   // system signals, handled first
-    const tr_behavior *beh; // owner loop (tr_become)
+    // Written by the owner loop (tr_become), read by anyone (alarms,
+    // tr_actors_top): relaxed, through tr__actor_beh.
+    const tr_behavior *_Atomic beh;
     void *ext; // inbox: its tr_inbox; else NULL or its struct tr__ext
     // Tree links are slot indices (0: none), half the size of pointers.
     // A linked slot cannot be recycled: the parent's link holds a
@@ -140,8 +143,47 @@ tr__bound_queued(struct tr__bound *bd)
 }
 
 // 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
-// costs the runtime 112 bytes.
+// costs the runtime 112 bytes (128 with tr_config.actor_stats, whose
+// counters follow the record: 112 is a size class too).
 static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
+
+// tr__astat follows the record of every actor of a system opened with
+// tr_config.actor_stats (TR__A_STATS), in the same allocation, before the
+// state: the per-actor counters tr_actors_top reads from any thread.
+// - Mailbox depth is pushed - popped. A producer on the actor's own loop
+//   (the same-loop fast path) adds to `pushed_local` with a relaxed load
+//   and store, as the loops' own counters do; any other thread uses
+//   `pushed_far` with an atomic add (it already pays a reference count
+//   and the exchange on the mailbox's head). Both count before the push,
+//   so a message is counted pushed before it can be popped. The runner
+//   adds the messages a turn took to `popped` once, when the turn ends.
+// - `busy_us` estimates the time the actor held a thread: a loop times one
+//   turn in sample_every (see loop.h), and a timed actor turn adds its
+//   duration times sample_every; a blocking actor's turns are all timed.
+// - 32-bit counters, so the record and these stay in one 112-byte size
+//   class: depth is a difference, right across wrap-around; `popped`
+//   (messages handled) wraps after 2^32 and `busy_us` after 71 minutes of
+//   busy time, which a reader of rates (deltas) does not notice.
+struct tr__astat {
+    _Atomic uint32_t pushed_local; // owner loop's producers; relaxed
+    _Atomic uint32_t pushed_far;   // other threads; atomic add
+    _Atomic uint32_t popped;       // owner; relaxed, once per turn
+    _Atomic uint32_t busy_us;      // owner; relaxed, timed turns only
+};
+
+static_assert(sizeof(struct tr__astat) % 16 == 0, "state must stay aligned");
+
+static inline struct tr__astat *
+tr__astat_of(struct tr__actor *a)
+{
+    return (struct tr__astat *)(void *)(a + 1);
+}
+
+static inline const tr_behavior *
+tr__actor_beh(struct tr__actor *a)
+{
+    return atomic_load_explicit(&a->beh, memory_order_relaxed);
+}
 
 // Counters with one writer each (a loop), read by anyone: relaxed.
 struct tr__counters {
@@ -174,6 +216,7 @@ struct tr_system {
     uint32_t mbox_cap;   // default mailbox capacity (0: unbounded)
     enum tr_overflow mbox_overflow;
     bool manual;
+    bool actor_stats; // tr_config.actor_stats: actors get a tr__astat
     _Atomic unsigned rr;
     struct tr__counters ext; // counts from threads that are not loops
     _Atomic int64_t inboxes;
@@ -208,6 +251,8 @@ struct tr_system {
     // refs of other nodes go through it (set once, before any such send).
     const struct tr__transport *_Atomic transport;
     void *transport_arg;
+    struct tr__hook *hooks; // run when close begins; root_lock
+    bool hooks_ran;         // root_lock
     struct tr__slots slots; // last: large
 };
 
@@ -337,10 +382,19 @@ tr__actor_loop(struct tr__actor *a)
            TR__A_LOOP_SHIFT;
 }
 
+// tr__actor_extra is the size of what follows the record before the state.
+static inline size_t
+tr__actor_extra(uint32_t word)
+{
+    return (word & TR__A_STATS) ? sizeof(struct tr__astat) : 0;
+}
+
 static inline void *
 tr__actor_state(struct tr__actor *a)
 {
-    return a->state_size ? (void *)(a + 1) : NULL;
+    uint32_t w = atomic_load_explicit(&a->word, memory_order_relaxed);
+    return a->state_size ? (void *)((char *)(a + 1) + tr__actor_extra(w))
+                         : NULL;
 }
 
 static inline tr_ref
@@ -432,6 +486,25 @@ struct tr__transport {
 // tr__transport_set registers `t` (static storage) with `arg`. Returns 0,
 // or TR_EBUSY if one is registered already. Thread: any.
 int tr__transport_set(tr_system *sys, const struct tr__transport *t, void *arg);
+
+// tr__hook lets a layer above actors/ (the metrics server) tie something
+// to the system's life: `close` runs once, on the thread that calls
+// tr_system_close, when the close begins (before any actor is asked to
+// stop), newest hook first. Caller storage, untouched after `close`.
+struct tr__hook {
+    void (*close)(void *arg);
+    void *arg;
+    const void *key; // names the hook's owner, for tr__hook_find
+    struct tr__hook *next;
+};
+
+// tr__hook_add registers `h`. Returns 0, TR_EBUSY (a hook with that key is
+// registered) or TR_ECLOSED (the close has begun). Thread: any.
+int tr__hook_add(tr_system *sys, struct tr__hook *h);
+
+// tr__hook_find returns the arg of the hook registered with `key`, or
+// NULL. Thread: any, until the close begins.
+void *tr__hook_find(tr_system *sys, const void *key);
 
 #define TR__REF_NODE(r) ((unsigned)((r).bits >> 48))
 

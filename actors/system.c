@@ -169,6 +169,7 @@ tr_system_open(tr_system **out, const tr_config *cfg)
         return TR_ENOMEM;
     }
     sys->manual = c.manual;
+    sys->actor_stats = c.actor_stats;
     uint64_t seed = c.seed ? c.seed : c.manual ? 1 : (uint64_t)tr__now_ns();
     int prc = tr__pool_start(&sys->pool, c.pool_threads ? c.pool_threads : 4,
                              sys->pool_cap);
@@ -399,11 +400,58 @@ close_manual(tr_system *sys)
 }
 
 int
+tr__hook_add(tr_system *sys, struct tr__hook *h)
+{
+    int rc = 0;
+    pthread_mutex_lock(&sys->root_lock);
+    for (struct tr__hook *o = sys->hooks; o != NULL && rc == 0; o = o->next)
+        if (o->key == h->key)
+            rc = TR_EBUSY;
+    if (rc == 0 && sys->hooks_ran)
+        rc = TR_ECLOSED;
+    if (rc == 0) {
+        h->next = sys->hooks;
+        sys->hooks = h;
+    }
+    pthread_mutex_unlock(&sys->root_lock);
+    return rc;
+}
+
+void *
+tr__hook_find(tr_system *sys, const void *key)
+{
+    void *arg = NULL;
+    pthread_mutex_lock(&sys->root_lock);
+    for (struct tr__hook *h = sys->hooks; h != NULL && arg == NULL; h = h->next)
+        if (h->key == key)
+            arg = h->arg;
+    pthread_mutex_unlock(&sys->root_lock);
+    return arg;
+}
+
+// Runs the close hooks once: the first close takes the list.
+static void
+hooks_run(tr_system *sys)
+{
+    pthread_mutex_lock(&sys->root_lock);
+    struct tr__hook *h = sys->hooks;
+    sys->hooks = NULL;
+    sys->hooks_ran = true;
+    pthread_mutex_unlock(&sys->root_lock);
+    while (h != NULL) {
+        struct tr__hook *next = h->next; // h may be freed by its close
+        h->close(h->arg);
+        h = next;
+    }
+}
+
+int
 tr_system_close(tr_system *sys, int64_t timeout_ms, tr_stats *final)
 {
     assert(tr__cur_shard(sys) == NULL && "tr_system_close on a loop thread");
     if (atomic_load(&sys->inboxes) != 0)
         return TR_EBUSY;
+    hooks_run(sys);
     if (sys->debug && !atomic_load(&sys->closing)) {
         tr_stats st;
         tr_system_stats(sys, &st);

@@ -236,6 +236,12 @@ typedef struct tr_config {
     // always recorded). 0: 256; 1: every turn (about three clock reads
     // more per turn).
     unsigned sample_every;
+    // actor_stats keeps per-actor counters (the depth of unbounded
+    // mailboxes, messages handled, busy time) for tr_actors_top and
+    // troupe/metrics.h: 16 bytes more per actor (128 instead of 112) and
+    // a counter update per message. Off, tr_actors_top sees the depth of
+    // bounded mailboxes only.
+    bool actor_stats;
     // pool_threads is the size of the blocking pool (tr_offload); 0: 4.
     // pool_queue bounds its queue of jobs waiting for a thread, and is the
     // default mailbox capacity of a blocking actor; 0: 1024.
@@ -838,8 +844,10 @@ TR_API int tr_notify_writable(tr_ctx *ctx, tr_ref target);
 
 // tr_mailbox_info describes one actor's mailbox.
 typedef struct tr_mailbox_info {
-    uint32_t capacity; // 0: unbounded (queued is then not tracked)
-    uint32_t queued;   // user messages waiting (approximate while running)
+    uint32_t capacity; // 0: unbounded
+    uint32_t queued;   // messages waiting (approximate while running):
+                       // bounded, the user messages; unbounded, every
+                       // message in the mailbox, the runtime's included
     uint64_t refused;  // sends refused with TR_EFULL
     uint64_t dropped;  // messages dropped by the overflow policy
 } tr_mailbox_info;
@@ -847,6 +855,52 @@ typedef struct tr_mailbox_info {
 // tr_mailbox_stats fills *out for actor `who`. Returns 0, TR_ENOACTOR or
 // TR_EREMOTE. Thread: any.
 TR_API int tr_mailbox_stats(tr_system *sys, tr_ref who, tr_mailbox_info *out);
+
+// tr_actor_info describes one actor for tr_actors_top: a snapshot, each
+// field read on its own (relaxed), so they may be a moment apart.
+typedef struct tr_actor_info {
+    tr_ref ref;
+    // name is the behaviour's name (tr_behavior.name: static storage, so
+    // the pointer stays valid after the actor is gone), or NULL.
+    const char *name;
+    unsigned loop;     // its loop; TR_LOOP_BLOCKING for a blocking actor
+    uint32_t capacity; // mailbox capacity; 0: unbounded
+    uint32_t queued;   // messages in its mailbox, the runtime's included
+    uint64_t handled;  // messages it has taken from its mailbox (modulo
+                       // 2^32: a rate is a difference of two readings)
+    // busy_ns estimates how long it has held a thread (its turns:
+    // handlers, signals, timers): loops time one turn in
+    // tr_config.sample_every and each timed turn counts sample_every
+    // times, so an actor with few turns may show 0 or a multiple of one
+    // turn. A blocking actor's turns are all timed, waits in tr_receive
+    // included. Kept in microseconds, modulo 2^32 us (71 minutes).
+    uint64_t busy_ns;
+} tr_actor_info;
+
+#define TR_LOOP_BLOCKING 0xFFFFFFFFu
+
+// What tr_actors_top ranks by: the largest first.
+enum tr_top_by {
+    TR_TOP_QUEUED = 0, // mailbox depth
+    TR_TOP_BUSY,       // busy_ns
+    TR_TOP_HANDLED,    // messages handled
+};
+
+// tr_actors_top writes to out[0 .. *n - 1] the (at most) `cap` live
+// actors of this process with the largest `by`, largest first (ties in
+// slot order); inboxes are not listed. It walks the slot table, holding
+// each live actor for a moment (an atomic increment and decrement), so it
+// costs O(actors) and never stops a loop: call it for a scrape or a
+// diagnostic view, not per message. Mailbox depth is messages pushed
+// minus messages taken, and a turn books what it took when it ends: while
+// an actor's turn runs, the messages it has taken so far (at most the
+// budget) still count as queued and not yet as handled. Without
+// tr_config.actor_stats only bounded mailboxes have a depth, and handled
+// and busy_ns are 0.
+// Returns 0 or TR_EINVAL. Ownership: `out` and `n` are borrowed.
+// Thread: any (before tr_system_close).
+TR_API int tr_actors_top(tr_system *sys, enum tr_top_by by, tr_actor_info *out,
+                         size_t cap, size_t *n);
 
 // tr_system_send sends from outside any actor (the message has no sender),
 // as tr_send. Thread: any.

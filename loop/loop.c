@@ -163,7 +163,9 @@ static __attribute__((noinline)) int
 run_timed(struct tr__loop *l, struct tr__sched *s)
 {
     int64_t t0 = tr__now_ns();
+    l->timed_ns = t0;
     int again = s->run(s);
+    l->timed_ns = 0;
     tr__hist_add(&l->run, tr__now_ns() - t0);
     int idle = PROBE_IDLE;
     if (!l->manual)

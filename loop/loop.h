@@ -69,8 +69,11 @@ struct tr__loop {
     struct tr__msgpool pool;  // messages sent from this loop
     struct tr__wheel wheel;   // owner only
     unsigned since_clock;     // runs since the clock was last read
-    bool manual;              // no thread: driven by tr__loop_run/advance
-    int64_t vnow_ns;          // manual: the virtual clock
+    // The start of the timed run in progress (CLOCK_MONOTONIC), 0 when
+    // the run is not timed: what runs may book its own share of it.
+    int64_t timed_ns;
+    bool manual;     // no thread: driven by tr__loop_run/advance
+    int64_t vnow_ns; // manual: the virtual clock
     // Health: `runs` counts schedulables started and `busy` is 1 while one
     // runs; a watchdog that sees `busy` with `runs` unchanged for too long
     // knows the loop is held. Owner writes (relaxed), anyone reads.

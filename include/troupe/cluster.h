@@ -150,6 +150,26 @@ typedef struct tr_node_stats {
 // Thread: any.
 TR_API int tr_node_stats_get(tr_system *sys, tr_node_stats *out);
 
+// tr_node_peer describes one peer for tr_node_peers.
+typedef struct tr_node_peer {
+    char name[TR_NODE_NAME_MAX];
+    uint64_t incarnation;
+    bool up; // connected and authenticated now
+    // outbox_bytes is what is queued to it and not yet written: both
+    // lanes (control and data, framing included) and the rest of the
+    // write in flight. 0 while it is down. tr_node_config.outbox_bytes
+    // bounds the data lane.
+    size_t outbox_bytes;
+} tr_node_peer;
+
+// tr_node_peers writes up to `cap` of the peers this node knows (those
+// connected now and those it has seen, but not incarnations a restart
+// replaced) to `out`, in the order it met them, and their total to *n.
+// Each peer is read under its own locks, briefly. Returns 0 or TR_EINVAL
+// (not a node). Ownership: `out` and `n` are borrowed. Thread: any.
+TR_API int tr_node_peers(tr_system *sys, tr_node_peer *out, size_t cap,
+                         size_t *n);
+
 // tr_ref_node writes the name of the node `r` lives on ("" for this
 // process's own actors when it is not a node). Returns 0, TR_EINVAL
 // (unknown node index) or TR_ELIMIT. Thread: any.
