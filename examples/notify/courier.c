@@ -21,8 +21,9 @@
 //   picks a backoff pause with jitter, or ends it: FAIL for a permanent
 //   error or max_attempts, EXPIRE when the retry could not finish in the
 //   budget. A pause is a tr_send_after to ourselves; a notification waiting
-//   for a free stream sits in the waiting list, which the sweep timer
-//   expires when its budget runs out. So every live notification always
+//   for a free stream sits in the waiting list (a retry at its head: it
+//   has waited its turn once), which the sweep timer expires when its
+//   budget runs out. So every live notification always
 //   has exactly one thing that will move it on: a request, a timer, or the
 //   sweep, and every one reaches a final state by its deadline.
 // - tr_request_retry fits a request that fails only by timing out; here
@@ -105,6 +106,23 @@ wait_push(struct courier *c, struct notify_entry *e)
     else
         c->head = i;
     c->tail = i;
+    c->waiting++;
+}
+
+// wait_push_front puts a retry first: it has waited its turn once already,
+// and behind a full queue a second wait would use up its budget.
+static void
+wait_push_front(struct courier *c, struct notify_entry *e)
+{
+    uint32_t i = notify_store_index(&c->st, e) + 1;
+    e->push = PUSH_QUEUED;
+    e->prev = 0;
+    e->next = c->head;
+    if (c->head != 0)
+        c->st.v[c->head - 1].prev = i;
+    else
+        c->tail = i;
+    c->head = i;
     c->waiting++;
 }
 
@@ -534,7 +552,7 @@ courier_receive(tr_ctx *ctx, const tr_msg *m)
         memcpy(&id, tr_msg_data(m), sizeof id);
         struct notify_entry *e = notify_store_get(&c->st, id);
         if (e != NULL && e->push == PUSH_RETRYING) {
-            wait_push(c, e);
+            wait_push_front(c, e);
             pump(ctx, c);
         }
         return 0;
