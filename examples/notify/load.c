@@ -12,6 +12,11 @@
 //               [--users N] [--ttl-ms N] [--drain-s N]
 //
 // Exit status 0 when nothing accepted was lost.
+//
+//   notify-load [--host H] [--port N] [--seconds N] --watch QUERY
+//
+// instead opens a WebSocket (/ws?QUERY, e.g. "user=alice&topic=news") and
+// prints each line the server sends, for --seconds (0: until killed).
 #define _POSIX_C_SOURCE 200809L
 #include "client.h"
 
@@ -35,9 +40,10 @@ struct opts {
     int users;
     long long ttl_ms;
     int drain_s;
+    const char *watch;
 };
 
-static struct opts o = {"127.0.0.1", 8080, 10, 32, 10000, 0, 60};
+static struct opts o = {"127.0.0.1", 8080, 10, 32, 10000, 0, 60, NULL};
 static atomic_bool flooding = true;
 static _Atomic uint64_t n202, n503, n429, nother, nerr;
 
@@ -144,11 +150,39 @@ parse(int argc, char **argv)
             o.ttl_ms = atoll(v);
         else if (strcmp(k, "--drain-s") == 0)
             o.drain_s = atoi(v);
+        else if (strcmp(k, "--watch") == 0)
+            o.watch = v;
         else
             return false;
     }
     return argc % 2 == 1 && o.clients > 0 && o.clients <= 1024 && o.users > 0 &&
-           o.seconds > 0;
+           (o.seconds > 0 || o.watch != NULL);
+}
+
+// watch prints what a WebSocket session receives.
+static int
+watch(void)
+{
+    notify_ws *w;
+    int rv = notify_ws_open(&w, o.host, o.port, o.watch);
+    if (rv != 0) {
+        fprintf(stderr, "notify-load: WebSocket: %s\n", nng_strerror(rv));
+        return 1;
+    }
+    int64_t end =
+        o.seconds > 0 ? now_ns() + (int64_t)o.seconds * 1000000000 : INT64_MAX;
+    char line[4096];
+    while (now_ns() < end) {
+        rv = notify_ws_line(w, line, sizeof line, 200);
+        if (rv == NNG_ETIMEDOUT)
+            continue;
+        if (rv != 0)
+            break;
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    notify_ws_close(w);
+    return rv == 0 || rv == NNG_ETIMEDOUT ? 0 : 1;
 }
 
 int
@@ -157,9 +191,13 @@ main(int argc, char **argv)
     if (!parse(argc, argv)) {
         fprintf(stderr, "usage: notify-load [--host H] [--port N] "
                         "[--seconds N] [--clients N] [--users N] "
-                        "[--ttl-ms N] [--drain-s N]\n");
+                        "[--ttl-ms N] [--drain-s N]\n"
+                        "       notify-load [--host H] [--port N] "
+                        "[--seconds N] --watch QUERY\n");
         return 2;
     }
+    if (o.watch != NULL)
+        return watch();
     notify_http *mon;
     if (notify_http_open(&mon, o.host, o.port) != 0) {
         fprintf(stderr, "notify-load: cannot reach http://%s:%d\n", o.host,
