@@ -258,8 +258,10 @@ test_retry_budget_ends_by_the_deadline(void **state)
     assert_non_null(strstr(err, "budget used up"));
     assert_true(strstr(err, "503 service unavailable") != NULL ||
                 strstr(err, "timed out") != NULL);
-    // Ends by the deadline (plus timer lateness on a loaded machine).
-    assert_in_range(done, 250, 300 + 200);
+    // Ends near the deadline: not before the last pause (at most 50 ms)
+    // could still fit, not long after it (timers are late on a loaded
+    // machine under a sanitizer, but not by a second).
+    assert_in_range(done, 300 - 51, 300 + 1000);
     json_decref(j);
     assert_int_equal(atomic_load(&r.ctr.retries), attempts - 1);
     assert_int_equal(atomic_load(&r.ctr.expired), 1);
@@ -363,7 +365,7 @@ test_full_queue_sheds_with_503(void **state)
     c.store = 8;
     c.gateways = 1;
     c.streams = 1;
-    c.latency_min_ms = c.latency_max_ms = 50;
+    c.latency_min_ms = c.latency_max_ms = 500; // far longer than 10 sends
     rig_start(&r, &c);
     uint64_t tokens[10];
     for (int i = 0; i < 10; i++)
@@ -430,7 +432,7 @@ test_rate_limit_answers_429(void **state)
     struct rig r;
     notify_config c;
     config(&c);
-    c.rate = 1;
+    c.rate = 0.2; // one more every 5 s: none comes back during the test
     c.burst = 2;
     rig_start(&r, &c);
     char name[32];
@@ -446,7 +448,7 @@ test_rate_limit_answers_429(void **state)
     for (int i = 2; i < 4; i++) {
         struct answer a = answer_for(t[i]);
         assert_int_equal(a.status, 429);
-        assert_int_equal(a.retry_after, 1);
+        assert_in_range(a.retry_after, 1, 5);
         assert_non_null(strstr(a.body, "rate limit"));
     }
     assert_int_equal(answer_for(other).status, 202);
