@@ -23,9 +23,9 @@
 //   budget. A pause is a tr_send_after to ourselves; a notification waiting
 //   for a free stream sits in the waiting list (a retry at its head: it
 //   has waited its turn once), which the sweep timer expires when its
-//   budget runs out. So every live notification always
-//   has exactly one thing that will move it on: a request, a timer, or the
-//   sweep, and every one reaches a final state by its deadline.
+//   budget runs out. So every live notification always has exactly one
+//   thing that will move it on: a request, a timer, or the sweep, and
+//   every one reaches a final state by its deadline.
 // - tr_request_retry fits a request that fails only by timing out; here
 //   the gateway also answers with errors, some permanent, and the status
 //   shows every attempt, so the courier drives its attempts itself with
