@@ -1347,9 +1347,14 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     tr__count(sys, sh, spawned);
     *out = self;
     // Release the flag held through init. Nothing has been consumed yet,
-    // so the mailbox is non-empty exactly when its head moved.
+    // so the mailbox is non-empty exactly when its head moved. The laters
+    // are read before the release: once released, a signal may schedule
+    // the actor, whose loop then owns a->ext (a monitor set by another
+    // thread, say the node agent after a tr_register or tr_pg_join in
+    // init, allocates it there).
+    bool laters = tr__later_busy(a);
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
-    if (!tr__stack_empty(&a->sig) || tr__later_busy(a) ||
+    if (!tr__stack_empty(&a->sig) || laters ||
         atomic_load(&a->mbox.head) != &a->mbox.stub ||
         tr__actor_phase(a) != TR__PH_RUN) {
         uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);

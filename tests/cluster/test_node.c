@@ -32,7 +32,7 @@ node_open(const char *name, const char *seed, const char *key)
         .secret = key,
         .secret_len = strlen(key),
         .heartbeat_ms = 100,
-        .timeout_ms = 2000, // sanitizer builds on a loaded machine
+        .timeout_ms = 5000, // sanitizer builds on a loaded machine
         .reconnect_min_ms = 20,
         .reconnect_max_ms = 200,
     };
