@@ -868,7 +868,7 @@ tls_node(const char *name, const char *seed, const char *who, const char *ca)
         .secret = secret,
         .secret_len = strlen(secret),
         .heartbeat_ms = 100,
-        .timeout_ms = 2000,
+        .timeout_ms = 5000,
         .reconnect_min_ms = 20,
         .reconnect_max_ms = 200,
         .tls_cert_file = cert,
