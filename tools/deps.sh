@@ -8,7 +8,8 @@
 set -euo pipefail
 
 need=(cmake make gcc clang clang-format pkg-config
-      libjemalloc-dev libcmocka-dev "$@")
+      libjemalloc-dev libcmocka-dev libnng-dev libmsgpack-dev libmbedtls-dev
+      libjansson-dev "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
