@@ -887,12 +887,12 @@ conn_stop(tr_ctx *ctx, int reason)
     struct conn *c = tr_state(ctx);
     tr_system *sys = tr_ctx_system(ctx);
     (void)reason;
-    c->ops->close(c->io);
     if (c->nick[0] != 0 && strcmp(c->nick, "-") != 0) {
         char reg[sizeof CHAT_NICK_PREFIX + CHAT_NAME_MAX];
         snprintf(reg, sizeof reg, CHAT_NICK_PREFIX "%s", c->nick);
         tr_unregister(sys, reg); // free the name for a reconnect now
     }
+    c->ops->close(c->io); // after: whoever sees the close finds it free
     for (size_t i = 0; i < c->nslots; i++) {
         struct slot *s = &c->slots[i];
         if (s->state != SLOT_FREE) {

@@ -1,0 +1,6 @@
+#include "chat.h"
+int
+main(void)
+{
+    return 0;
+}
