@@ -219,14 +219,19 @@ enum chat_rate_verdict chat_rate_take(struct chat_rate *r, int64_t now_ns);
 
 // chat_io_ops is what conn.c needs from a transport. The transport reports
 // to the connection actor (bound with `bind`) by sending it CHAT_IO_RECV
-// (one whole client message), CHAT_IO_SENT (the one send in flight is
-// done) and CHAT_IO_CLOSED (the client is gone), from any thread.
+// (one whole client message, in order), CHAT_IO_SENT (the one send in
+// flight is done) and CHAT_IO_CLOSED (the client is gone), from any
+// thread.
 struct chat_io_ops {
     // bind tells the transport its actor; called once, from the actor's
     // init, before any other call.
     void (*bind)(void *io, tr_system *sys, tr_ref conn);
-    // recv arms one receive.
+    // recv starts receiving: the transport reports each message until it
+    // is closed or paused.
     void (*recv)(void *io);
+    // pause stops reporting received messages (the connection is
+    // closing). May be NULL.
+    void (*pause)(void *io);
     // send starts sending one text message (copied); at most one at once.
     // Returns 0, or a negative code (then no CHAT_IO_SENT comes).
     int (*send)(void *io, const char *text, size_t len);

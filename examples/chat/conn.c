@@ -201,6 +201,8 @@ conn_close(tr_ctx *ctx, struct conn *c, int code, const char *reason)
         return;
     c->closing = code;
     c->close_reason = reason;
+    if (c->ops->pause != NULL)
+        c->ops->pause(c->io);
     if (c->srv->cfg.verbose)
         printf("chat: close %s code=%d reason=\"%s\"\n", c->nick, code, reason);
     size_t len = 0;
@@ -753,7 +755,6 @@ on_recv(tr_ctx *ctx, struct conn *c, const tr_msg *m)
     int64_t now = tr_ctx_now_ns(ctx);
     atomic_fetch_add(&c->srv->frames_in, 1);
     c->last_rx_ns = now;
-    c->ops->recv(c->io); // keep reading: the rate limit sees every frame
     enum chat_rate_verdict v = chat_rate_take(&c->rate, now);
     if (v != CHAT_RATE_OK) {
         struct chat_req r;
@@ -928,6 +929,11 @@ conn_receive(tr_ctx *ctx, const tr_msg *m)
         return 0;
     case CHAT_IO_CLOSED:
     case CHAT_CLOSE_NOW:
+        if (c->srv->cfg.verbose && c->closing)
+            printf("chat: %s %s with %zu events unsent\n", c->nick,
+                   tr_msg_type(m) == CHAT_IO_CLOSED ? "went away"
+                                                    : "did not read",
+                   c->qn);
         c->io_closed = c->io_closed || tr_msg_type(m) == CHAT_IO_CLOSED;
         if (!c->stopped) {
             c->stopped = true;

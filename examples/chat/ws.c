@@ -22,7 +22,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "chat.h"
 
-#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,30 +33,83 @@
 
 #define WS_RECV_MAX (64 * 1024) // nng's own limit on a client message
 
+// Two receives are kept posted, so that one is always waiting: nng 1.5.2
+// never completes a receive posted after the peer's close frame came in
+// (it aborts only those already waiting), and with one receive the close
+// could slip in while its callback runs, leaving the connection open until
+// the next ping's send fails. nng completes waiting receives in the order
+// they were posted; callbacks may run at once on two threads, so each
+// completion is parked in its slot and handed on in posting order.
 struct wsio {
     nng_stream *s;
-    nng_aio *rx, *tx;
+    nng_aio *rx[2], *tx;
     tr_system *sys;
     tr_ref conn;
+    atomic_bool paused; // the actor is closing: drop what comes in
+    pthread_mutex_t mu; // guards the fields below
+    uint64_t posted[2]; // the posting number of the receive in rx[i]
+    uint64_t next;      // the posting number to hand on next
+    uint64_t count;     // receives posted so far
+    nng_msg *got[2];    // completed, not handed on yet
+    int err[2];         // completed with this error
+    bool done[2];
+    bool closed; // CHAT_IO_CLOSED was sent
 };
 
 static void
-wsio_rx_cb(void *arg)
+wsio_post(struct wsio *w, int i)
 {
-    struct wsio *w = arg;
-    int rv = nng_aio_result(w->rx);
-    if (rv != 0) {
-        tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
-        return;
+    w->posted[i] = w->count++;
+    w->done[i] = false;
+    nng_stream_recv(w->s, w->rx[i]);
+}
+
+static void
+wsio_rx_cb(struct wsio *w, int i)
+{
+    nng_aio *aio = w->rx[i];
+    pthread_mutex_lock(&w->mu);
+    w->err[i] = nng_aio_result(aio);
+    w->got[i] = w->err[i] == 0 ? nng_aio_get_msg(aio) : NULL;
+    nng_aio_set_msg(aio, NULL);
+    w->done[i] = true;
+    // Hand on every completion that is next in posting order.
+    for (;;) {
+        int k = w->posted[0] == w->next ? 0 : 1;
+        if (w->posted[k] != w->next || !w->done[k] || w->closed)
+            break;
+        w->next++;
+        if (w->err[k] != 0) {
+            w->closed = true;
+            tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
+            break;
+        }
+        nng_msg *m = w->got[k];
+        w->got[k] = NULL;
+        // A send refused (the actor is gone or stopping) is fine to drop.
+        // Once paused (closing), input is read and dropped here: closing
+        // a TCP socket with unread input sends a reset, and the client's
+        // kernel would then drop our last events (the error, the close).
+        if (m != NULL && !atomic_load(&w->paused))
+            tr_system_send(w->sys, w->conn, CHAT_IO_RECV, nng_msg_body(m),
+                           nng_msg_len(m));
+        if (m != NULL)
+            nng_msg_free(m);
+        wsio_post(w, k);
     }
-    nng_msg *m = nng_aio_get_msg(w->rx);
-    nng_aio_set_msg(w->rx, NULL);
-    if (m == NULL)
-        return;
-    // A send refused (the actor is gone or stopping) is fine to drop.
-    tr_system_send(w->sys, w->conn, CHAT_IO_RECV, nng_msg_body(m),
-                   nng_msg_len(m));
-    nng_msg_free(m);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_rx0_cb(void *arg)
+{
+    wsio_rx_cb(arg, 0);
+}
+
+static void
+wsio_rx1_cb(void *arg)
+{
+    wsio_rx_cb(arg, 1);
 }
 
 static void
@@ -86,7 +140,17 @@ static void
 wsio_recv(void *io)
 {
     struct wsio *w = io;
-    nng_stream_recv(w->s, w->rx);
+    pthread_mutex_lock(&w->mu);
+    wsio_post(w, 0);
+    wsio_post(w, 1);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_pause(void *io)
+{
+    struct wsio *w = io;
+    atomic_store(&w->paused, true);
 }
 
 static int
@@ -124,17 +188,25 @@ wsio_free(struct wsio *w)
 {
     if (w->s != NULL)
         nng_stream_close(w->s);
-    // Stop waits for a callback that is running: they never block.
-    if (w->rx != NULL)
-        nng_aio_stop(w->rx);
+    // Stop waits for a callback that is running: they never block. A
+    // stopped receive's callback still runs (with an error) and may post
+    // again: that post fails at once on the closed stream.
+    for (int i = 0; i < 2; i++)
+        if (w->rx[i] != NULL)
+            nng_aio_stop(w->rx[i]);
     if (w->tx != NULL) {
         nng_aio_stop(w->tx);
         nng_msg *m = nng_aio_get_msg(w->tx);
         if (m != NULL)
             nng_msg_free(m);
     }
-    nng_aio_free(w->rx);
+    for (int i = 0; i < 2; i++) {
+        nng_aio_free(w->rx[i]);
+        if (w->got[i] != NULL)
+            nng_msg_free(w->got[i]);
+    }
     nng_aio_free(w->tx);
+    pthread_mutex_destroy(&w->mu);
     if (w->s != NULL)
         nng_stream_free(w->s);
     free(w);
@@ -148,6 +220,7 @@ wsio_close(void *io)
 
 static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
                                             .recv = wsio_recv,
+                                            .pause = wsio_pause,
                                             .send = wsio_send,
                                             .header = wsio_header,
                                             .close = wsio_close};
@@ -171,17 +244,18 @@ accept_cb(void *arg)
         return; // closed (or out of memory: then the server stops accepting)
     nng_stream *s = nng_aio_get_output(ws->acc, 0);
     struct wsio *w = calloc(1, sizeof *w);
-    if (w == NULL || nng_aio_alloc(&w->rx, wsio_rx_cb, w) != 0 ||
-        nng_aio_alloc(&w->tx, wsio_tx_cb, w) != 0) {
-        if (w != NULL) {
-            nng_aio_free(w->rx);
-            free(w);
-        }
+    if (w == NULL) {
         nng_stream_close(s);
         nng_stream_free(s);
     } else {
+        pthread_mutex_init(&w->mu, NULL);
         w->s = s;
-        chat_conn_spawn(ws->srv, &wsio_ops, w, NULL); // closes w on failure
+        if (nng_aio_alloc(&w->rx[0], wsio_rx0_cb, w) != 0 ||
+            nng_aio_alloc(&w->rx[1], wsio_rx1_cb, w) != 0 ||
+            nng_aio_alloc(&w->tx, wsio_tx_cb, w) != 0)
+            wsio_free(w);
+        else // the actor owns w from here; it is closed on failure too
+            chat_conn_spawn(ws->srv, &wsio_ops, w, NULL);
     }
     nng_stream_listener_accept(ws->l, ws->acc);
 }
