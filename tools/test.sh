@@ -5,7 +5,8 @@
 # test.sh: the README's test command. Installs what is missing, then builds
 # with warnings as errors and runs the whole suite four ways: optimised with
 # gcc, optimised with clang, AddressSanitizer+UBSan (gcc) and
-# ThreadSanitizer (clang); checks the formatting and builds a small program
+# ThreadSanitizer (clang); runs the chat example's page in headless
+# Chromium (tests/browser); checks the formatting and builds a small program
 # against the installed library. Build trees go to build/<variant>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,27 @@ variant asan gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=address \
     -DTR_BENCH=ON -DTR_EXAMPLES=ON
 variant tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=thread \
     -DTR_BENCH=ON -DTR_EXAMPLES=ON
+
+# The chat example's page in a real browser (headless Chromium through
+# puppeteer-core), against the optimised gcc build's server.
+echo "== browser (examples/chat in headless Chromium)"
+out=$(tests/browser/run.sh build/release/examples/chat/chat build/release 2>&1) ||
+    true
+echo "$out" | grep -E "^browser: (ok|FAIL|skipped|error|screenshot|[0-9]+ passed)" ||
+    echo "$out" | tail -20
+bp=$(echo "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+bf=$(echo "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+if ! echo "$out" | grep -q "^browser: skipped" && [ -z "$bp" ]; then
+    echo "$out" | tail -30
+    bf=1
+fi
+passed=$((passed + ${bp:-0}))
+failed=$((failed + ${bf:-0}))
+if [ "${bf:-0}" -ne 0 ]; then
+    echo "$out" | tail -30
+    echo "test: $passed passed, $failed failed"
+    exit 1
+fi
 
 echo "== format"
 tools/format-check.sh

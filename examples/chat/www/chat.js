@@ -121,8 +121,11 @@ function onEvent(e) {
     note("presence", "welcome, " + me + " (node " + e.node + ")");
     send({ op: "join", room: $("room").value || "lobby" });
     break;
-  case "nick": {
+  case "nick": { // no presence comes about ourselves: rename us here
+    for (const r of rooms.values())
+      if (r.members.delete(me)) r.members.add(e.name);
     me = e.name;
+    drawMembers();
     status("connected as " + me);
     note("presence", "you are now " + me);
     break;
