@@ -106,7 +106,7 @@ static const char *const bot_lines[] = {
     "open the page in two tabs and say something",
     "a flood gets rate_limited, then the door",
     "nicknames are unique across the whole cluster",
-    "try {\"op\":\"rooms\"} from the console, or the Rooms button",
+    "the All rooms button asks every node for its rooms",
     "I am an actor talking to an actor through an in-memory pipe",
     "the last 50 messages come back when you join",
 };

@@ -211,7 +211,7 @@ main(int argc, char **argv)
             tr_node_stats ns = {0};
             tr_node_stats_get(sys, &ns);
             printf("chat: stats connections=%u rooms=%u peers=%llu "
-                   "said/s=%.0f events_out/s=%.0f slow_closed=%llu "
+                   "said/s=%.1f events_out/s=%.1f slow_closed=%llu "
                    "flood_closed=%llu\n",
                    atomic_load(&srv.conns), atomic_load(&srv.rooms),
                    (unsigned long long)ns.peers_up, (double)(said - said0) / dt,
