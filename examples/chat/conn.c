@@ -36,6 +36,7 @@
 #define PENDING_MAX   256  // accepted frames waiting behind a request
 #define JOIN_ATTEMPTS 6    // lookups of a room that keeps vanishing
 #define FLUSH_MS      1000 // how long a close waits for the outbox
+#define LINGER_MS     250  // then how long it still drains input
 #define RETRY_MS      20   // a room rejoin waiting for a busy actor
 
 enum slot_state { SLOT_FREE = 0, SLOT_JOINING, SLOT_JOINED };
@@ -94,7 +95,7 @@ struct conn {
     unsigned attempts;
     // closing
     int closing; // 0, or the close code being flushed
-    bool io_closed, stopped;
+    bool io_closed, stopped, lingering;
     const char *close_reason;
 };
 
@@ -103,12 +104,19 @@ struct conn {
 static void conn_close(tr_ctx *ctx, struct conn *c, int code,
                        const char *reason);
 
+// finish_if_flushed lingers once a closing connection's last event is
+// written: input is still read (and dropped) for LINGER_MS before the
+// transport closes, because closing a TCP socket with unread input resets
+// the connection, and the client's kernel then drops what it had not read
+// yet, our last events included.
 static void
 finish_if_flushed(tr_ctx *ctx, struct conn *c)
 {
-    if (c->closing && !c->sending && c->qn == 0 && !c->stopped) {
-        c->stopped = true;
-        tr_exit(ctx, TR_EXIT_NORMAL);
+    if (c->closing && !c->sending && c->qn == 0 && !c->stopped &&
+        !c->lingering) {
+        c->lingering = true;
+        tr_send_after(ctx, tr_self(ctx), CHAT_CLOSE_NOW, NULL, 0, LINGER_MS,
+                      NULL);
     }
 }
 
