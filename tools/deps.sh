@@ -3,13 +3,20 @@
 # Copyright 2026 the troupe authors
 #
 # deps.sh [extra-package...]: installs the Debian packages troupe needs
-# that are not installed yet (with sudo when not root). Does nothing, and
-# needs no network, when everything is there.
+# that are not installed yet (with sudo when not root): the build's
+# libraries, and Chromium and Node for the chat page's browser test. Does
+# nothing, and needs no network, when everything is there.
 set -euo pipefail
 
 need=(cmake make gcc clang clang-format pkg-config
       libjemalloc-dev libcmocka-dev libnng-dev libmsgpack-dev libmbedtls-dev
-      libjansson-dev "$@")
+      libjansson-dev chromium fonts-dejavu-core "$@")
+# The chat page's browser test runs Node (puppeteer-core, from npm). A Node
+# installed another way (with its own npm) is fine: only a missing one is
+# installed from Debian.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    need+=(nodejs npm)
+fi
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

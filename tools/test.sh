@@ -6,8 +6,9 @@
 # with warnings as errors and runs the whole suite four ways: optimised with
 # gcc, optimised with clang, AddressSanitizer+UBSan (gcc) and
 # ThreadSanitizer (clang); runs the fuzz targets for a bounded time (clang,
-# ASan+UBSan); checks the formatting and builds a small program against the
-# installed library. Build trees go to build/<variant>.
+# ASan+UBSan) and the chat example's page in headless Chromium
+# (tests/browser); checks the formatting and builds a small program against
+# the installed library. Build trees go to build/<variant>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
@@ -94,6 +95,26 @@ fuzz() {
     fi
 }
 fuzz
+# The chat example's page in a real browser (headless Chromium through
+# puppeteer-core), against the optimised gcc build's server.
+echo "== browser (examples/chat in headless Chromium)"
+out=$(tests/browser/run.sh build/release/examples/chat/chat build/release 2>&1) ||
+    true
+echo "$out" | grep -E "^browser: (ok|FAIL|skipped|error|screenshot|[0-9]+ passed)" ||
+    echo "$out" | tail -20
+bp=$(echo "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+bf=$(echo "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+if ! echo "$out" | grep -q "^browser: skipped" && [ -z "$bp" ]; then
+    echo "$out" | tail -30
+    bf=1
+fi
+passed=$((passed + ${bp:-0}))
+failed=$((failed + ${bf:-0}))
+if [ "${bf:-0}" -ne 0 ]; then
+    echo "$out" | tail -30
+    echo "test: $passed passed, $failed failed"
+    exit 1
+fi
 
 echo "== format"
 tools/format-check.sh

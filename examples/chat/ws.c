@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: MIT
+// Copyright 2026 the troupe authors
+//
+// ws.c: the HTTP and WebSocket front end, all nng 1.5.2: one HTTP server
+// serves the page (static handlers) and /ws (an nng WebSocket stream
+// listener sharing that server), and each accepted stream becomes a
+// connection actor's transport.
+//
+// How nng's WebSocket streams are set up, and why:
+// - "ws:msgmode" (the option nng's own ws transport sets) makes a receive
+//   deliver one whole message, fragments joined, as an nng_msg: CHAT.md's
+//   size limit is on messages, and JSON needs message boundaries. nng
+//   checks NNG_OPT_RECVMAXSZ itself (closing with 1009 past it), so that
+//   is set well above 4,096 and conn.c answers 4,097..65,536 bytes with
+//   `too_large`.
+// - NNG_OPT_WS_RECV_TEXT / NNG_OPT_WS_SEND_TEXT: browsers send text
+//   frames, and expect text for JSON. nng does not tell a receiver whether
+//   a frame was text or binary, so binary frames cannot be refused with
+//   1003 (README.md lists this and the other gaps).
+// - Callbacks run on nng's threads; they only copy bytes into a message to
+//   the connection actor (tr_system_send, any thread) and never block.
+#define _POSIX_C_SOURCE 200809L
+#include "chat.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+
+#define WS_RECV_MAX (64 * 1024) // nng's own limit on a client message
+
+// Two receives are kept posted, so that one is always waiting: nng 1.5.2
+// never completes a receive posted after the peer's close frame came in
+// (it aborts only those already waiting), and with one receive the close
+// could slip in while its callback runs, leaving the connection open until
+// the next ping's send fails. nng completes waiting receives in the order
+// they were posted; callbacks may run at once on two threads, so each
+// completion is parked in its slot and handed on in posting order.
+struct wsio {
+    nng_stream *s;
+    nng_aio *rx[2], *tx;
+    tr_system *sys;
+    tr_ref conn;
+    atomic_bool paused; // the actor is closing: drop what comes in
+    pthread_mutex_t mu; // guards the fields below
+    uint64_t posted[2]; // the posting number of the receive in rx[i]
+    uint64_t next;      // the posting number to hand on next
+    uint64_t count;     // receives posted so far
+    nng_msg *got[2];    // completed, not handed on yet
+    int err[2];         // completed with this error
+    bool done[2];
+    bool closed; // CHAT_IO_CLOSED was sent
+};
+
+static void
+wsio_post(struct wsio *w, int i)
+{
+    w->posted[i] = w->count++;
+    w->done[i] = false;
+    nng_stream_recv(w->s, w->rx[i]);
+}
+
+static void
+wsio_rx_cb(struct wsio *w, int i)
+{
+    nng_aio *aio = w->rx[i];
+    pthread_mutex_lock(&w->mu);
+    w->err[i] = nng_aio_result(aio);
+    w->got[i] = w->err[i] == 0 ? nng_aio_get_msg(aio) : NULL;
+    nng_aio_set_msg(aio, NULL);
+    w->done[i] = true;
+    // Hand on every completion that is next in posting order.
+    for (;;) {
+        int k = w->posted[0] == w->next ? 0 : 1;
+        if (w->posted[k] != w->next || !w->done[k] || w->closed)
+            break;
+        w->next++;
+        if (w->err[k] != 0) {
+            w->closed = true;
+            tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
+            break;
+        }
+        nng_msg *m = w->got[k];
+        w->got[k] = NULL;
+        // A send refused (the actor is gone or stopping) is fine to drop.
+        // Once paused (closing), input is read and dropped here: closing
+        // a TCP socket with unread input sends a reset, and the client's
+        // kernel would then drop our last events (the error, the close).
+        if (m != NULL && !atomic_load(&w->paused))
+            tr_system_send(w->sys, w->conn, CHAT_IO_RECV, nng_msg_body(m),
+                           nng_msg_len(m));
+        if (m != NULL)
+            nng_msg_free(m);
+        wsio_post(w, k);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_rx0_cb(void *arg)
+{
+    wsio_rx_cb(arg, 0);
+}
+
+static void
+wsio_rx1_cb(void *arg)
+{
+    wsio_rx_cb(arg, 1);
+}
+
+static void
+wsio_tx_cb(void *arg)
+{
+    struct wsio *w = arg;
+    int rv = nng_aio_result(w->tx);
+    if (rv != 0) {
+        nng_msg *m = nng_aio_get_msg(w->tx);
+        nng_aio_set_msg(w->tx, NULL);
+        if (m != NULL)
+            nng_msg_free(m);
+        tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
+        return;
+    }
+    tr_system_send(w->sys, w->conn, CHAT_IO_SENT, NULL, 0);
+}
+
+static void
+wsio_bind(void *io, tr_system *sys, tr_ref conn)
+{
+    struct wsio *w = io;
+    w->sys = sys;
+    w->conn = conn;
+}
+
+static void
+wsio_recv(void *io)
+{
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    wsio_post(w, 0);
+    wsio_post(w, 1);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_pause(void *io)
+{
+    struct wsio *w = io;
+    atomic_store(&w->paused, true);
+}
+
+static int
+wsio_send(void *io, const char *text, size_t len)
+{
+    struct wsio *w = io;
+    nng_msg *m;
+    if (nng_msg_alloc(&m, 0) != 0)
+        return TR_ENOMEM;
+    if (nng_msg_append(m, text, len) != 0) {
+        nng_msg_free(m);
+        return TR_ENOMEM;
+    }
+    nng_aio_set_msg(w->tx, m); // in msgmode nng frees it once sent
+    nng_stream_send(w->s, w->tx);
+    return 0;
+}
+
+static bool
+wsio_header(void *io, const char *name, char *buf, size_t size)
+{
+    struct wsio *w = io;
+    char opt[64];
+    char *v = NULL;
+    snprintf(opt, sizeof opt, NNG_OPT_WS_REQUEST_HEADER "%s", name);
+    if (nng_stream_get_string(w->s, opt, &v) != 0 || v == NULL)
+        return false;
+    snprintf(buf, size, "%s", v);
+    nng_strfree(v);
+    return true;
+}
+
+static void
+wsio_free(struct wsio *w)
+{
+    if (w->s != NULL)
+        nng_stream_close(w->s);
+    // Stop waits for a callback that is running: they never block. A
+    // stopped receive's callback still runs (with an error) and may post
+    // again: that post fails at once on the closed stream.
+    for (int i = 0; i < 2; i++)
+        if (w->rx[i] != NULL)
+            nng_aio_stop(w->rx[i]);
+    if (w->tx != NULL) {
+        nng_aio_stop(w->tx);
+        nng_msg *m = nng_aio_get_msg(w->tx);
+        if (m != NULL)
+            nng_msg_free(m);
+    }
+    for (int i = 0; i < 2; i++) {
+        nng_aio_free(w->rx[i]);
+        if (w->got[i] != NULL)
+            nng_msg_free(w->got[i]);
+    }
+    nng_aio_free(w->tx);
+    pthread_mutex_destroy(&w->mu);
+    if (w->s != NULL)
+        nng_stream_free(w->s);
+    free(w);
+}
+
+static void
+wsio_close(void *io)
+{
+    wsio_free(io);
+}
+
+static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
+                                            .recv = wsio_recv,
+                                            .pause = wsio_pause,
+                                            .send = wsio_send,
+                                            .header = wsio_header,
+                                            .close = wsio_close};
+
+// --- the server -----------------------------------------------------------
+
+struct chat_ws {
+    struct chat_server *srv;
+    nng_stream_listener *l;
+    nng_aio *acc;
+    nng_http_server *http;
+    nng_http_handler *pages[3];
+    void *files[3];
+};
+
+static void
+accept_cb(void *arg)
+{
+    struct chat_ws *ws = arg;
+    if (nng_aio_result(ws->acc) != 0)
+        return; // closed (or out of memory: then the server stops accepting)
+    nng_stream *s = nng_aio_get_output(ws->acc, 0);
+    struct wsio *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        nng_stream_close(s);
+        nng_stream_free(s);
+    } else {
+        pthread_mutex_init(&w->mu, NULL);
+        w->s = s;
+        if (nng_aio_alloc(&w->rx[0], wsio_rx0_cb, w) != 0 ||
+            nng_aio_alloc(&w->rx[1], wsio_rx1_cb, w) != 0 ||
+            nng_aio_alloc(&w->tx, wsio_tx_cb, w) != 0)
+            wsio_free(w);
+        else // the actor owns w from here; it is closed on failure too
+            chat_conn_spawn(ws->srv, &wsio_ops, w, NULL);
+    }
+    nng_stream_listener_accept(ws->l, ws->acc);
+}
+
+static void *
+read_file(const char *dir, const char *name, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+            (buf = malloc((size_t)n + 1)) != NULL &&
+            fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+        *len = n >= 0 ? (size_t)n : 0;
+    }
+    fclose(f);
+    return buf;
+}
+
+void
+chat_ws_stop(struct chat_ws *ws)
+{
+    if (ws == NULL)
+        return;
+    if (ws->l != NULL)
+        nng_stream_listener_close(ws->l);
+    if (ws->acc != NULL)
+        nng_aio_stop(ws->acc);
+    if (ws->http != NULL) {
+        for (int i = 0; i < 3; i++)
+            if (ws->pages[i] != NULL &&
+                nng_http_server_del_handler(ws->http, ws->pages[i]) == 0)
+                nng_http_handler_free(ws->pages[i]);
+        nng_http_server_release(ws->http);
+    }
+    if (ws->l != NULL)
+        nng_stream_listener_free(ws->l);
+    nng_aio_free(ws->acc);
+    for (int i = 0; i < 3; i++)
+        free(ws->files[i]);
+    free(ws);
+}
+
+int
+chat_ws_start(struct chat_ws **out, struct chat_server *srv, const char *host,
+              int *port, const char *www)
+{
+    static const char *const names[3] = {"index.html", "chat.js", "chat.css"};
+    static const char *const paths[3] = {"/", "/chat.js", "/chat.css"};
+    static const char *const types[3] = {"text/html; charset=utf-8",
+                                         "text/javascript; charset=utf-8",
+                                         "text/css; charset=utf-8"};
+    struct chat_ws *ws = calloc(1, sizeof *ws);
+    if (ws == NULL)
+        return TR_ENOMEM;
+    ws->srv = srv;
+    if (strcmp(host, "*") == 0)
+        host = "";
+    char url[512];
+    nng_url *u = NULL;
+    int rv;
+    // The stream listener first: it makes the HTTP server for host:port,
+    // which nng_http_server_hold then finds (same host and port, before
+    // it listens) to add the page.
+    snprintf(url, sizeof url, "ws://%s:%d/ws", host, *port);
+    if ((rv = nng_stream_listener_alloc(&ws->l, url)) != 0)
+        goto fail;
+    if ((rv = nng_stream_listener_set_bool(ws->l, "ws:msgmode", true)) != 0 ||
+        (rv = nng_stream_listener_set_bool(ws->l, NNG_OPT_WS_RECV_TEXT,
+                                           true)) != 0 ||
+        (rv = nng_stream_listener_set_bool(ws->l, NNG_OPT_WS_SEND_TEXT,
+                                           true)) != 0 ||
+        (rv = nng_stream_listener_set_size(ws->l, NNG_OPT_RECVMAXSZ,
+                                           WS_RECV_MAX)) != 0 ||
+        (rv = nng_stream_listener_set_size(ws->l, NNG_OPT_WS_RECVMAXFRAME,
+                                           WS_RECV_MAX)) != 0)
+        goto fail;
+    snprintf(url, sizeof url, "http://%s:%d", host, *port);
+    if ((rv = nng_url_parse(&u, url)) != 0 ||
+        (rv = nng_http_server_hold(&ws->http, u)) != 0)
+        goto fail;
+    for (int i = 0; i < 3; i++) {
+        size_t len = 0;
+        if ((ws->files[i] = read_file(www, names[i], &len)) == NULL) {
+            fprintf(stderr, "chat: cannot read %s/%s\n", www, names[i]);
+            rv = NNG_ENOENT;
+            goto fail;
+        }
+        if ((rv = nng_http_handler_alloc_static(
+                 &ws->pages[i], paths[i], ws->files[i], len, types[i])) != 0)
+            goto fail;
+        if ((rv = nng_http_server_add_handler(ws->http, ws->pages[i])) != 0) {
+            nng_http_handler_free(ws->pages[i]);
+            ws->pages[i] = NULL;
+            goto fail;
+        }
+    }
+    if ((rv = nng_aio_alloc(&ws->acc, accept_cb, ws)) != 0 ||
+        (rv = nng_stream_listener_listen(ws->l)) != 0 ||
+        (rv = nng_stream_listener_get_int(ws->l, NNG_OPT_TCP_BOUND_PORT,
+                                          port)) != 0)
+        goto fail;
+    nng_url_free(u);
+    nng_stream_listener_accept(ws->l, ws->acc);
+    *out = ws;
+    return 0;
+fail:
+    if (u != NULL)
+        nng_url_free(u);
+    chat_ws_stop(ws);
+    return rv;
+}
