@@ -54,11 +54,7 @@ spawned_reply(struct node *n, struct peer *p, uint64_t id, int rc, tr_ref child)
     tr_pack_uint(&pk, id);
     tr_pack_int(&pk, rc);
     tr__ref_pack(&pk, n, p, child);
-    pthread_mutex_lock(&p->mu);
-    if (pk.err == 0 && p->conn != NULL && !p->dead)
-        (void)tr__conn_queue(p->conn, false, tr_pack_data(&pk),
-                             tr_pack_len(&pk));
-    pthread_mutex_unlock(&p->mu);
+    (void)tr__peer_queue(p, &pk);
     tr_pack_fini(&pk);
 }
 
@@ -195,10 +191,7 @@ tr_node_spawn(tr_system *sys, tr_ref reply_to, uint64_t req, const char *node,
             break;
         if (strcmp(q->name, node) != 0)
             continue;
-        pthread_mutex_lock(&q->mu);
-        bool up = q->conn != NULL && !q->dead;
-        pthread_mutex_unlock(&q->mu);
-        if (up)
+        if (tr__peer_up(q))
             p = q;
     }
     struct pspawn s = {.req = req,
@@ -227,14 +220,9 @@ tr_node_spawn(tr_system *sys, tr_ref reply_to, uint64_t req, const char *node,
     tr_pack_nil(&pk);
     tr_pack_str(&pk, "", 0);
     tr_pack_bin(&pk, arg, len);
-    rc = pk.err;
-    pthread_mutex_lock(&p->mu);
-    if (rc == 0)
-        rc = p->conn != NULL && !p->dead
-                 ? tr__conn_queue(p->conn, false, tr_pack_data(&pk),
-                                  tr_pack_len(&pk))
-                 : TR_ENOCONN;
-    pthread_mutex_unlock(&p->mu);
+    rc = tr__peer_queue(p, &pk);
+    if (rc == TR_ENOACTOR) // replaced since we chose it: not connected
+        rc = TR_ENOCONN;
     tr_pack_fini(&pk);
     struct pspawn mine;
     if (rc != 0 && spawn_take(n, s.id, -1, 0, &mine))

@@ -216,16 +216,12 @@ tr_pg_publish(tr_system *sys, tr_ref from, const char *group, uint32_t type,
             tr_pack_uint(&pk, type);
             tr_pack_bin(&pk, data, len);
             rc = pk.err;
-            pthread_mutex_lock(&p->mu);
-            if (rc == 0 && p->conn != NULL && !p->dead &&
-                tr__conn_queue(p->conn, false, tr_pack_data(&pk),
-                               tr_pack_len(&pk)) == 0) {
+            if (rc == 0 && tr__peer_queue(p, &pk) == 0) {
                 NODE_STAT(n, group_pub_out);
                 k++;
             } else if (rc == 0) {
                 NODE_STAT(n, group_dropped);
             }
-            pthread_mutex_unlock(&p->mu);
             tr_pack_fini(&pk);
         }
     }

@@ -85,11 +85,7 @@ tr__announce(struct node *n, struct peer *p, unsigned kind, const char *name,
         tr_pack_cstr(&pk, name);
         if (kind != K_UNREG)
             tr__ref_pack(&pk, n, q, ref);
-        pthread_mutex_lock(&q->mu);
-        if (pk.err == 0 && q->conn != NULL && !q->dead)
-            (void)tr__conn_queue(q->conn, false, tr_pack_data(&pk),
-                                 tr_pack_len(&pk));
-        pthread_mutex_unlock(&q->mu);
+        (void)tr__peer_queue(q, &pk);
         tr_pack_fini(&pk);
         if (p != NULL)
             break;

@@ -185,6 +185,36 @@ buf_free(struct buf *b)
     *b = (struct buf){0};
 }
 
+int
+tr__peer_queue_locked(struct peer *p, const tr_pack *pk)
+{
+    if (pk->err != 0)
+        return pk->err;
+    if (p->dead)
+        return TR_ENOACTOR;
+    if (p->conn == NULL)
+        return TR_ENOCONN;
+    return tr__conn_queue(p->conn, false, tr_pack_data(pk), tr_pack_len(pk));
+}
+
+int
+tr__peer_queue(struct peer *p, const tr_pack *pk)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = tr__peer_queue_locked(p, pk);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+bool
+tr__peer_up(struct peer *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool up = p->conn != NULL && !p->dead;
+    pthread_mutex_unlock(&p->mu);
+    return up;
+}
+
 static void tx_cb(void *arg);
 static void rx_cb(void *arg);
 
@@ -664,11 +694,8 @@ send_peers(struct node *n, struct conn *c)
     for (unsigned i = 1;; i++) {
         struct peer *q = i < NODE_MAX ? atomic_load(&n->peers[i]) : NULL;
         bool up = false;
-        if (q != NULL && q->url[0] != '\0' && strcmp(q->name, c->pname) != 0) {
-            pthread_mutex_lock(&q->mu);
-            up = q->conn != NULL && !q->dead;
-            pthread_mutex_unlock(&q->mu);
-        }
+        if (q != NULL && q->url[0] != '\0' && strcmp(q->name, c->pname) != 0)
+            up = tr__peer_up(q);
         if (up) {
             tr_pack_array(&pk, 3);
             tr_pack_cstr(&pk, q->name);

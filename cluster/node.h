@@ -199,6 +199,14 @@ struct node *tr__node_of(tr_system *sys);
 // TR_ENOCONN (closing). Thread: any; callers hold the peer's mu or are the
 // node thread.
 int tr__conn_queue(struct conn *c, bool ctl, const void *env, size_t len);
+// tr__peer_queue puts the envelope in `pk` on `p`'s data lane: the first
+// error of `pk`, TR_ENOACTOR (an incarnation since replaced), TR_ENOCONN
+// (not connected now), or tr__conn_queue's. The _locked form is for
+// callers that hold p->mu. tr__peer_up is true while `p` is connected.
+// Thread: any.
+int tr__peer_queue_locked(struct peer *p, const tr_pack *pk);
+int tr__peer_queue(struct peer *p, const tr_pack *pk);
+bool tr__peer_up(struct peer *p);
 void tr__node_log(struct node *n, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 struct peer *tr__peer_find(struct node *n, const char *name, size_t len,

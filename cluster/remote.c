@@ -104,17 +104,21 @@ wl_del(struct wlist *l, tr_ref local, tr_ref remote, uint64_t id)
 // ---------------------------------------------------------------------------
 // Sending
 
-// Queues the envelope in `pk` to `p`. Caller holds p->mu.
+// Queues the envelope in `pk` to `p`, counted; the _locked form for a
+// caller that holds p->mu.
 static int
 queue_locked(struct node *n, struct peer *p, tr_pack *pk)
 {
-    if (pk->err != 0)
-        return pk->err;
-    if (p->dead)
-        return TR_ENOACTOR;
-    if (p->conn == NULL)
-        return TR_ENOCONN;
-    int rc = tr__conn_queue(p->conn, false, tr_pack_data(pk), tr_pack_len(pk));
+    int rc = tr__peer_queue_locked(p, pk);
+    if (rc == 0)
+        NODE_STAT(n, msgs_out);
+    return rc;
+}
+
+static int
+queue(struct node *n, struct peer *p, tr_pack *pk)
+{
+    int rc = tr__peer_queue(p, pk);
     if (rc == 0)
         NODE_STAT(n, msgs_out);
     return rc;
@@ -176,9 +180,7 @@ tr__remote_send(void *arg, tr_ref from, tr_ref to, uint32_t type,
         tr_pack_int(&pk, left);
         tr_pack_bin(&pk, data, len);
     }
-    pthread_mutex_lock(&p->mu);
-    int rc = queue_locked(n, p, &pk);
-    pthread_mutex_unlock(&p->mu);
+    int rc = queue(n, p, &pk);
     tr_pack_fini(&pk);
     return rc;
 }
@@ -308,9 +310,7 @@ answer_gone(struct node *n, struct peer *p, unsigned sig, tr_ref to, tr_ref who,
         pack_sig(&pk, n, p, S_DOWN, who, to, id, TR_ENOACTOR, NULL);
     else
         pack_sig(&pk, n, p, S_EXIT, who, to, 0, TR_ENOACTOR, NULL);
-    pthread_mutex_lock(&p->mu);
-    (void)queue_locked(n, p, &pk);
-    pthread_mutex_unlock(&p->mu);
+    (void)queue(n, p, &pk);
     tr_pack_fini(&pk);
 }
 
