@@ -27,6 +27,7 @@
 //   queued behind them).
 #define _GNU_SOURCE // pthread_setname_np
 #include "node.h"
+#include "nngerr.h"
 
 #include <mbedtls/md.h>
 
@@ -82,27 +83,6 @@ tr__node_of(tr_system *sys)
     return atomic_load(&sys->transport) == &tr__node_transport
                ? sys->transport_arg
                : NULL;
-}
-
-static int
-nng_err(int rv)
-{
-    switch (rv) {
-    case 0:
-        return 0;
-    case NNG_ENOMEM:
-        return TR_ENOMEM;
-    case NNG_EINVAL:
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-        return TR_EINVAL;
-    case NNG_ETIMEDOUT:
-        return TR_ETIMEDOUT;
-    case NNG_ECLOSED:
-        return TR_ECLOSED;
-    default:
-        return TR_ESYS;
-    }
 }
 
 static uint32_t
@@ -333,7 +313,7 @@ rx_cb(void *arg)
     struct node *n = c->n;
     int rv = nng_aio_result(c->rxa);
     if (rv != 0) {
-        ev_push_sure(n, EV_CLOSED, c, NULL, nng_err(rv));
+        ev_push_sure(n, EV_CLOSED, c, NULL, tr__nng_err(rv));
         return;
     }
     size_t got = nng_aio_count(c->rxa);
@@ -989,7 +969,7 @@ dial_cb(void *arg)
     struct dial *d = arg;
     int rv = nng_aio_result(d->aio);
     if (rv != 0) {
-        ev_push_sure(d->n, EV_DIALFAIL, NULL, d, nng_err(rv));
+        ev_push_sure(d->n, EV_DIALFAIL, NULL, d, tr__nng_err(rv));
         return;
     }
     nng_stream *s = nng_aio_get_output(d->aio, 0);
@@ -1214,7 +1194,7 @@ dial_add(struct node *n, const char *url)
         if (d->d != NULL)
             nng_stream_dialer_free(d->d);
         tr__free(d, sizeof *d);
-        return nng_err(rv);
+        return tr__nng_err(rv);
     }
     pthread_mutex_lock(&n->mu);
     d->next = n->dials;
@@ -1388,7 +1368,7 @@ listen_url(struct node *n, const char *url)
     if (rv == 0)
         rv = nng_aio_alloc(&n->acc, accept_cb, n);
     if (rv != 0)
-        return rv == NNG_EADDRINUSE ? TR_ESYS : nng_err(rv);
+        return tr__nng_err(rv);
     // With port 0, say which port we got: peers dial what HELLO says.
     snprintf(n->url, sizeof n->url, "%s", url);
     int port = 0;

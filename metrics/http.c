@@ -17,6 +17,7 @@
 //   a callback nng might still run after the stop finds it allocated.
 #define _POSIX_C_SOURCE 200809L
 #include "metrics.h"
+#include "../cluster/nngerr.h"
 
 #include "../actors/actor.h"
 
@@ -44,23 +45,6 @@ struct server {
 
 // The hook's key: the address of something unique to this file.
 static const char hook_key;
-
-static int
-nng_err(int rv)
-{
-    switch (rv) {
-    case 0:
-        return 0;
-    case NNG_ENOMEM:
-        return TR_ENOMEM;
-    case NNG_EINVAL:
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-        return TR_EINVAL;
-    default:
-        return TR_ESYS;
-    }
-}
 
 static void
 server_free(void *arg)
@@ -186,31 +170,31 @@ tr_metrics_serve(tr_system *sys, const char *url, const tr_metrics_opts *opts)
     if (rv != 0) {
         server_free(m);
         nng_url_free(u);
-        return nng_err(rv);
+        return tr__nng_err(rv);
     }
     // From here nng frees m, with the handler.
     if ((rv = nng_http_handler_set_data(h, m, server_free)) != 0) {
         server_free(m);
         nng_http_handler_free(h);
         nng_url_free(u);
-        return nng_err(rv);
+        return tr__nng_err(rv);
     }
     if ((rv = nng_http_server_hold(&m->srv, u)) != 0) {
         nng_http_handler_free(h);
         nng_url_free(u);
-        return nng_err(rv);
+        return tr__nng_err(rv);
     }
     nng_http_server *srv = m->srv;
     if ((rv = nng_http_server_add_handler(srv, h)) != 0) {
         nng_http_handler_free(h);
         nng_http_server_release(srv);
         nng_url_free(u);
-        return rv == NNG_EADDRINUSE ? TR_EBUSY : nng_err(rv);
+        return rv == NNG_EADDRINUSE ? TR_EBUSY : tr__nng_err(rv);
     }
     if ((rv = nng_http_server_start(srv)) != 0) {
         nng_http_server_release(srv); // frees h, and m with it
         nng_url_free(u);
-        return nng_err(rv);
+        return tr__nng_err(rv);
     }
     int rc = server_url(m, u, path);
     nng_url_free(u);
