@@ -34,7 +34,7 @@ printable(struct wstr s)
 static int
 node_name(tr_unpack *u, struct wstr *s)
 {
-    if (str(u, s, 1, NODE_NAME_MAX - 1) != 0 || !printable(*s))
+    if (str(u, s, 1, TR_NODE_NAME_MAX - 1) != 0 || !printable(*s))
         return TR_EPROTO;
     return 0;
 }
@@ -182,7 +182,7 @@ body(struct tr__frame *f, tr_unpack *u)
             wref(u, &f->sig.to) != 0 || wref(u, &f->sig.who) != 0 ||
             tr_unpack_uint(u, &f->sig.id) != 0 || i32(u, &f->sig.reason) != 0 ||
             tr_unpack_str(u, &f->sig.text.p, &f->sig.text.len) != 0 ||
-            f->sig.text.len >= TEXT_MAX)
+            f->sig.text.len >= TR_EXIT_TEXT)
             return TR_EPROTO;
         f->sig.sig = (unsigned)sig;
         return 0;

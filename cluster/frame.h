@@ -7,6 +7,7 @@
 #ifndef TR_CLUSTER_FRAME_H
 #define TR_CLUSTER_FRAME_H
 
+#include <troupe/cluster.h>
 #include <troupe/pack.h>
 
 #include <stddef.h>
@@ -41,14 +42,12 @@ enum {
     S_STOP,
 };
 
-#define WIRE_VER      1
-#define NONCE_BYTES   16
-#define MAC_BYTES     32
-#define URL_MAX       256
-#define NODE_NAME_MAX 64  // TR_NODE_NAME_MAX
-#define KEY_MAX       127 // registry, group and behaviour names
-#define TEXT_MAX      48  // TR_EXIT_TEXT
-#define PEERS_MAX     32  // entries in one K_PEERS
+#define WIRE_VER    1
+#define NONCE_BYTES 16
+#define MAC_BYTES   32
+#define URL_MAX     256
+#define KEY_MAX     127 // registry, group and behaviour names
+#define PEERS_MAX   32  // entries in one K_PEERS
 
 // A ref as it travels: relative to the two ends (docs/wire.md).
 enum { WREF_NONE, WREF_SENDER, WREF_RECEIVER, WREF_THIRD };

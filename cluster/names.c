@@ -18,8 +18,6 @@
 
 #include <string.h>
 
-#define NAME_MAX_LEN KEY_MAX
-
 static int64_t
 find(struct node *n, const char *name, size_t len)
 {
@@ -97,7 +95,7 @@ tr_register(tr_system *sys, const char *name, tr_ref who)
 {
     struct node *n = tr__node_of(sys);
     size_t len = name != NULL ? strlen(name) : 0;
-    if (n == NULL || len == 0 || len > NAME_MAX_LEN || TR__REF_NODE(who) != 0 ||
+    if (n == NULL || len == 0 || len > KEY_MAX || TR__REF_NODE(who) != 0 ||
         tr_ref_is_none(who))
         return TR_EINVAL;
     pthread_mutex_lock(&n->names_mu);
@@ -204,7 +202,7 @@ void
 tr__names_down(struct node *n, tr_ref who)
 {
     for (;;) {
-        char gone[NAME_MAX_LEN + 1] = "";
+        char gone[KEY_MAX + 1] = "";
         pthread_mutex_lock(&n->names_mu);
         for (uint32_t i = 0; i < n->nnames; i++)
             if (n->names[i].owner == 0 && tr_ref_eq(n->names[i].ref, who)) {

@@ -45,7 +45,7 @@ check_str(struct fuzz_span in, struct wstr s, size_t min, size_t max)
 static void
 check_name(struct fuzz_span in, const char *p, size_t len)
 {
-    check_str(in, (struct wstr){p, len}, 1, NODE_NAME_MAX - 1);
+    check_str(in, (struct wstr){p, len}, 1, TR_NODE_NAME_MAX - 1);
     for (size_t i = 0; i < len; i++)
         FUZZ_CHECK(p[i] > ' ' && p[i] <= '~');
 }
@@ -108,7 +108,7 @@ check_frame(struct fuzz_span in, const struct tr__frame *f)
         check_ref(in, &f->sig.who);
         // The text may hold a NUL: receivers copy it by length.
         fuzz_inside(in, f->sig.text.p, f->sig.text.len);
-        FUZZ_CHECK(f->sig.text.len < TEXT_MAX);
+        FUZZ_CHECK(f->sig.text.len < TR_EXIT_TEXT);
         break;
     case K_REG:
     case K_JOIN:
