@@ -475,6 +475,7 @@ conn_close(struct node *n, struct conn *c, const char *why, int err)
     for (struct conn **pp = &n->conns; *pp != NULL; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
+            atomic_fetch_sub(&n->nconns, 1);
             break;
         }
     // After these return no callback runs for c; EV_FREE goes behind any
@@ -881,6 +882,7 @@ dispatch(struct node *n, struct conn *c, const struct tr__frame *f)
 {
     switch (f->kind) {
     case K_BEAT:
+        NODE_STAT(n, beats_in);
         return 0;
     case K_PEERS:
         return tr__mesh_frame(n, c->peer, f);
@@ -1005,6 +1007,8 @@ conn_begin(struct node *n, struct conn *c)
 {
     c->next = n->conns;
     n->conns = c;
+    atomic_fetch_add(&n->nconns, 1);
+    NODE_STAT(n, conns_opened);
     c->beat_at = tr__now_ns() + n->hb_ns;
     if (getrandom(c->mine, NONCE_BYTES, 0) != NONCE_BYTES)
         for (unsigned i = 0; i < NONCE_BYTES; i++)
@@ -1541,6 +1545,9 @@ tr_node_stats_get(tr_system *sys, tr_node_stats *out)
         .group_pub_in = RD(group_pub_in),
         .group_delivered = RD(group_delivered),
         .group_dropped = RD(group_dropped),
+        .conns = atomic_load(&n->nconns),
+        .conns_opened = RD(conns_opened),
+        .beats_in = RD(beats_in),
     };
 #undef RD
     return 0;

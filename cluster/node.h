@@ -161,9 +161,10 @@ struct node {
     struct peer *_Atomic peers[NODE_MAX];
     unsigned npeers; // next index; mu
     _Atomic unsigned up;
-    struct conn *conns; // node thread
-    struct dial *dials; // mu to add, node thread to walk
-    tr_ref *watchers;   // tr_node_monitor; mu
+    _Atomic unsigned nconns; // connections open, in any state
+    struct conn *conns;      // node thread
+    struct dial *dials;      // mu to add, node thread to walk
+    tr_ref *watchers;        // tr_node_monitor; mu
     uint32_t nwatchers, capwatchers;
 
     pthread_mutex_t names_mu; // names and behavs
@@ -185,7 +186,7 @@ struct node {
         _Atomic uint64_t nodes_up, nodes_down, msgs_out, msgs_in, frames_out,
             bytes_out, bytes_in, outbox_full, dropped_in, auth_failures,
             proto_errors, heartbeat_miss, group_pub_out, group_pub_in,
-            group_delivered, group_dropped;
+            group_delivered, group_dropped, conns_opened, beats_in;
     } st;
 };
 

@@ -390,6 +390,11 @@ static const struct node_counter node_counters[] = {
     {"troupe_node_group_dropped_total",
      "Group messages missed by a gone or full member.",
      offsetof(tr_node_stats, group_dropped)},
+    {"troupe_node_connections_opened_total",
+     "Connections begun, dialled or accepted.",
+     offsetof(tr_node_stats, conns_opened)},
+    {"troupe_node_heartbeats_in_total", "Heartbeats received.",
+     offsetof(tr_node_stats, beats_in)},
 };
 
 static int
@@ -406,6 +411,8 @@ node_families(struct tr__mbuf *b, tr_system *sys)
     put(b, "\"} 1\n");
     one(b, "troupe_node_peers_up", "gauge",
         "Peers connected and authenticated.", ns.peers_up);
+    one(b, "troupe_node_connections", "gauge",
+        "Connections open, handshaking or up.", ns.conns);
     for (size_t c = 0; c < sizeof node_counters / sizeof *node_counters; c++) {
         uint64_t v;
         memcpy(&v, (const char *)&ns + node_counters[c].off, sizeof v);

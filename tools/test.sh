@@ -35,7 +35,9 @@ variant() {
     passed=$((passed + ${total:-0} - ${fails:-0}))
     failed=$((failed + ${fails:-0}))
     if [ "$rc" -ne 0 ]; then
-        echo "$out" | tail -60
+        # What the failing tests printed, without the passing ones' lines.
+        echo "$out" | grep -vE '^ +Start +[0-9]+:|Test +#[0-9]+: .* Passed' |
+            tail -300
         echo "test: $passed passed, $failed failed"
         exit 1
     fi

@@ -144,6 +144,9 @@ typedef struct tr_node_stats {
     uint64_t group_pub_in;    // group messages received from other nodes
     uint64_t group_delivered; // group messages put in local mailboxes
     uint64_t group_dropped;   // missed by a gone or full member
+    uint64_t conns;           // connections open now, handshaking or up
+    uint64_t conns_opened;    // connections begun so far, dialled or accepted
+    uint64_t beats_in;        // heartbeats received
 } tr_node_stats;
 
 // tr_node_stats fills *out. Returns 0 or TR_EINVAL (not a node).
