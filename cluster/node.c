@@ -428,9 +428,57 @@ static void dial_retry(struct node *n, struct dial *d);
 static void node_event(struct node *n, const struct peer *p, bool up,
                        int reason);
 
-// Closes `c` (node thread): the peer goes down, the dial (if any) is
-// rescheduled, and the memory follows once the events naming it are
-// handled.
+// The peer is gone: counters, the log line, the node event, and every
+// layer's cleanup (names, groups, watches and requests, remote spawns).
+static void
+peer_down(struct node *n, struct peer *p, const char *why, int err)
+{
+    atomic_fetch_sub(&n->up, 1);
+    NODE_STAT(n, nodes_down);
+    tr__node_log(n, "warn",
+                 "event=node_down peer=%s incarnation=%llu reason=%s error=%s",
+                 p->name, (unsigned long long)p->inc, why, tr_errname(err));
+    node_event(n, p, false, err != 0 ? err : TR_ENOCONN);
+    tr__names_peer_down(n, p);
+    tr__groups_peer_down(n, p);
+    tr__remote_peer_down(n, p);
+    tr__spawn_peer_down(n, p);
+}
+
+// Is a connection other than `c` to `p`'s incarnation still in its
+// handshake? It is known by the name its HELLO gave, or, before that, by
+// the URL we dialled. Node thread.
+static bool
+rival_pending(struct node *n, const struct conn *c, const struct peer *p)
+{
+    for (struct conn *k = n->conns; k != NULL; k = k->next)
+        if (k != c && k->state != C_UP && k->state != C_CLOSED &&
+            (k->pname[0] != '\0'
+                 ? strcmp(k->pname, p->name) == 0 && k->pinc == p->inc
+                 : k->dial != NULL && strcmp(k->dial->url, p->url) == 0))
+            return true;
+    return false;
+}
+
+// Takes the down of every held peer whose rival handshake has ended
+// without bringing it back. Node thread.
+static void
+release_held(struct node *n)
+{
+    for (unsigned i = 1; i < NODE_MAX; i++) {
+        struct peer *p = atomic_load(&n->peers[i]);
+        if (p == NULL)
+            break;
+        if (p->held && p->conn == NULL && !rival_pending(n, NULL, p)) {
+            p->held = false;
+            peer_down(n, p, "closed", TR_ENOCONN);
+        }
+    }
+}
+
+// Closes `c` (node thread): the peer goes down (or is held, see struct
+// peer), the dial (if any) is rescheduled, and the memory follows once the
+// events naming it are handled.
 static void
 conn_close(struct node *n, struct conn *c, const char *why, int err)
 {
@@ -447,20 +495,10 @@ conn_close(struct node *n, struct conn *c, const char *why, int err)
         if (mine)
             p->conn = NULL;
         pthread_mutex_unlock(&p->mu);
-        if (mine && was_up) {
-            atomic_fetch_sub(&n->up, 1);
-            NODE_STAT(n, nodes_down);
-            tr__node_log(n, "warn",
-                         "event=node_down peer=%s incarnation=%llu "
-                         "reason=%s error=%s",
-                         p->name, (unsigned long long)p->inc, why,
-                         tr_errname(err));
-            node_event(n, p, false, err != 0 ? err : TR_ENOCONN);
-            tr__names_peer_down(n, p);
-            tr__groups_peer_down(n, p);
-            tr__remote_peer_down(n, p);
-            tr__spawn_peer_down(n, p);
-        }
+        if (mine && was_up && rival_pending(n, c, p))
+            p->held = true;
+        else if (mine && was_up)
+            peer_down(n, p, why, err);
     } else if (err != 0 && strcmp(why, "closed") != 0) {
         tr__node_log(n, "warn", "event=conn_refused peer=%s reason=%s",
                      c->pname[0] ? c->pname : "?", why);
@@ -483,6 +521,8 @@ conn_close(struct node *n, struct conn *c, const char *why, int err)
     nng_aio_stop(c->rxa);
     nng_aio_stop(c->txa);
     ev_push_sure(n, EV_FREE, c, NULL, 0);
+    if (!was_up)
+        release_held(n);
 }
 
 // ---------------------------------------------------------------------------
@@ -784,13 +824,16 @@ conn_up(struct node *n, struct conn *c)
     if (old != NULL) // replaced, not down: p->conn is no longer old
         conn_close(n, old, "replaced", 0);
     snprintf(p->url, sizeof p->url, "%s", c->purl);
-    if (old == NULL) {
+    if (old == NULL && p->held) { // back before anyone saw it go
+        p->held = false;
+    } else if (old == NULL) {
         atomic_fetch_add(&n->up, 1);
         NODE_STAT(n, nodes_up);
         tr__node_log(n, "info", "event=node_up peer=%s incarnation=%llu url=%s",
                      p->name, (unsigned long long)p->inc, c->purl);
         node_event(n, p, true, 0);
     }
+    release_held(n); // c may have been some held peer's rival
     return 0;
 }
 
@@ -1076,15 +1119,18 @@ handle_event(struct node *n, struct ev *e)
     }
 }
 
-// Is a node called `name` connected now? Node thread.
+// Is the node `d` leads to connected now (it dialled us, and that
+// connection was kept)? Known by the name it gave last time, or by the URL
+// it says it listens on. Node thread.
 static bool
-named_up(struct node *n, const char *name)
+dial_waits(struct node *n, const struct dial *d)
 {
-    for (unsigned i = 1; name[0] != '\0' && i < NODE_MAX; i++) {
+    for (unsigned i = 1; i < NODE_MAX; i++) {
         struct peer *p = atomic_load(&n->peers[i]);
         if (p == NULL)
             break;
-        if (strcmp(p->name, name) == 0 && p->conn != NULL) // ours to write
+        if (p->conn != NULL && // ours to write
+            (strcmp(p->name, d->pname) == 0 || strcmp(p->url, d->url) == 0))
             return true;
     }
     return false;
@@ -1116,7 +1162,7 @@ tick(struct node *n, int64_t now)
     pthread_mutex_unlock(&n->mu);
     for (struct dial *d = ds; d != NULL; d = d->next)
         if (!d->busy && d->conn == NULL && now >= d->due_ns &&
-            !named_up(n, d->pname))
+            !dial_waits(n, d))
             dial_start(d);
     tr__spawn_tick(n, now);
 }

@@ -78,6 +78,11 @@ struct peer {
     pthread_mutex_t mu; // guards what follows
     bool dead;          // a newer incarnation replaced it
     struct conn *conn;  // while connected
+    // held (node thread): its connection closed while another one to it
+    // was still in its handshake (both ends dialled, and the other end
+    // kept that one). Its down waits for that handshake: if it comes up,
+    // the peer never went down.
+    bool held;
     struct wlist mons;  // our watchers' monitors on its actors
     struct wlist links; // links between ours (local) and its (remote)
 };
