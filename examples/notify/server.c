@@ -42,10 +42,13 @@ notify_server_start(notify_server **out, const notify_config *cfg,
     // jansson seeds its hash function on first use: do it before threads.
     json_object_seed(0);
     s->ctr = calloc(s->cfg.shards, sizeof *s->ctr);
-    // A gateway holds its thread while it has requests in progress.
+    // A gateway holds its thread while it has requests in progress. Actor
+    // statistics on: /metrics and troupe-top then show every mailbox's
+    // depth, not only the bounded ones'.
     tr_config tc = {.loops = s->cfg.loops,
                     .seed = s->cfg.seed,
-                    .blocking_threads = s->cfg.shards * s->cfg.gateways};
+                    .blocking_threads = s->cfg.shards * s->cfg.gateways,
+                    .actor_stats = true};
     int rc = s->ctr != NULL ? tr_system_open(&s->sys, &tc) : TR_ENOMEM;
     if (rc != 0) {
         *why = "cannot open the actor system";

@@ -62,6 +62,25 @@ rig_stop(struct rig *r)
     assert_int_equal(notify_server_stop(r->srv), 0);
 }
 
+// dump prints what the server holds, for a request that got no answer:
+// its /stats document and the actors with messages waiting.
+static void
+dump(struct rig *r, const char *method, const char *path, int rv)
+{
+    fprintf(stderr, "%s %s: %s\n", method, path, nng_strerror(rv));
+    char *s = notify_stats_json(notify_server_edge(r->srv));
+    fprintf(stderr, "stats: %s\n", s != NULL ? s : "?");
+    free(s);
+    tr_actor_info top[16];
+    size_t n = 0;
+    if (tr_actors_top(notify_server_system(r->srv), TR_TOP_QUEUED, top, 16,
+                      &n) == 0)
+        for (size_t i = 0; i < n && i < 16 && top[i].queued != 0; i++)
+            fprintf(stderr, "actor %s loop %u: %u queued, %llu handled\n",
+                    top[i].name != NULL ? top[i].name : "?", top[i].loop,
+                    top[i].queued, (unsigned long long)top[i].handled);
+}
+
 // req makes one request; *body (if not NULL) gets the parsed JSON answer.
 static int
 req(struct rig *r, const char *method, const char *path, const char *text,
@@ -69,10 +88,12 @@ req(struct rig *r, const char *method, const char *path, const char *text,
 {
     int status = 0, ra = 0;
     char *resp = NULL;
-    assert_int_equal(notify_http_do(r->http, method, path, text,
-                                    text != NULL ? strlen(text) : 0,
-                                    TEST_WAIT_MS, &status, &resp, &ra),
-                     0);
+    int rv = notify_http_do(r->http, method, path, text,
+                            text != NULL ? strlen(text) : 0, TEST_WAIT_MS,
+                            &status, &resp, &ra);
+    if (rv != 0)
+        dump(r, method, path, rv);
+    assert_int_equal(rv, 0);
     if (body != NULL) {
         *body = json_loads(resp != NULL ? resp : "", 0, NULL);
         assert_non_null(*body);
