@@ -158,13 +158,12 @@ struct client {
     uint32_t id; // global, 0 .. N-1
     uint8_t state;
     uint8_t njoined;
-    bool pending;        // counted in w->pending (a handshake in flight)
-    bool dialing;        // a dial is in flight on rx
-    bool s_closed;       // nng_stream_close called
-    bool lingering;      // closing once the queued close frame is written
-    bool inmsg;          // between the first and the last frame of a message
-    uint16_t close_code; // from a close event, which beats the frame's
-    uint32_t rnd;        // xorshift32, for masks and the upgrade key
+    bool pending;   // counted in w->pending (a handshake in flight)
+    bool dialing;   // a dial is in flight on rx
+    bool s_closed;  // nng_stream_close called
+    bool lingering; // closing once the queued close frame is written
+    bool inmsg;     // between the first and the last frame of a message
+    uint32_t rnd;   // xorshift32, for masks and the upgrade key
     uint64_t said;
     uint8_t *rbuf;
     uint32_t rlen, rcap;
@@ -270,8 +269,6 @@ conn_end(struct client *c, int close)
     bool stopping = atomic_load(&c->w->stopping);
     if (c->state >= C_WELCOME) {
         SUB(connected, 1);
-        if (c->close_code != 0)
-            close = close_index(c->close_code);
         if (!stopping) {
             ADD(closed, 1);
             if (close >= 0)
@@ -595,13 +592,8 @@ on_text(struct client *c, const uint8_t *p, size_t len)
         on_joined(c, j);
     } else if (strcmp(ev, "error") == 0) {
         on_error(c, j);
-    } else if (strcmp(ev, "close") == 0) {
-        // A server on nng 1.5.2 cannot choose its close frame's code (it is
-        // always 1000), so it may say the real one in this event first.
-        c->close_code =
-            (uint16_t)json_integer_value(json_object_get(j, "code"));
     } else if (strcmp(ev, "left") != 0 && strcmp(ev, "rooms") != 0 &&
-               strcmp(ev, "who") != 0 && strcmp(ev, "ping") != 0) {
+               strcmp(ev, "who") != 0) {
         ADD(bad_frames, 1);
     }
     json_decref(j);

@@ -80,6 +80,35 @@ pipe_header(void *io, const char *name, char *buf, size_t size)
     return false;
 }
 
+// A pipe has no frames: a ping and a close reach the other end as the
+// events {"ev":"ping"} and {"ev":"close","code":...,"reason":...}. A
+// close is answered at once, as a client would (a stuck reader never
+// answers).
+static void
+pipe_event(struct chat_pipe *p, chat_json *j)
+{
+    size_t len = 0;
+    char *s = chat_json_dump(j, &len);
+    if (s != NULL)
+        tr_system_send(p->sys, p->peer, CHAT_BOT_OUT, s, len);
+    free(s);
+}
+
+static void
+pipe_ping(void *io)
+{
+    pipe_event(io, chat_ev_ping());
+}
+
+static void
+pipe_shut(void *io, unsigned code, const char *reason)
+{
+    struct chat_pipe *p = io;
+    pipe_event(p, chat_ev_close((int)code, reason));
+    if (!p->stuck)
+        tr_system_send(p->sys, p->conn, CHAT_IO_CLOSED, NULL, 0);
+}
+
 static void
 pipe_close(void *io)
 {
@@ -93,6 +122,8 @@ const struct chat_io_ops chat_pipe_ops = {.bind = pipe_bind,
                                           .recv = pipe_recv,
                                           .send = pipe_send,
                                           .header = pipe_header,
+                                          .ping = pipe_ping,
+                                          .shut = pipe_shut,
                                           .close = pipe_close};
 
 // --- bots -----------------------------------------------------------------

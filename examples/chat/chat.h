@@ -105,6 +105,9 @@ enum chat_msg {
     // bot plumbing (bot.c)
     CHAT_BOT_OUT, // payload: one JSON event the bot's conn sent
     CHAT_BOT_STEP,
+    // transport -> conn (more)
+    CHAT_IO_REFUSE, // payload: unsigned close code (1002, 1003, 1007, 1009)
+    CHAT_IO_ALIVE,  // the client answered a ping
 };
 
 // CHAT_JOINED's status: 0, or the room is closing (look it up again).
@@ -146,7 +149,6 @@ enum chat_op {
     CHAT_OP_SAY,
     CHAT_OP_ROOMS,
     CHAT_OP_WHO,
-    CHAT_OP_PONG, // the answer to our keepalive `ping` event: nothing back
 };
 
 // chat_parse parses and checks one client message of `len` bytes (already
@@ -175,6 +177,8 @@ chat_json *chat_ev_nick(const char *name);
 chat_json *chat_ev_left(const char *room);
 chat_json *chat_ev_error(const char *code, const char *op, const char *id,
                          const char *detail);
+// The in-memory pipe's stand-ins for a close frame and a ping (bot.c):
+// {"ev":"close","code":...,"reason":...} and {"ev":"ping"}.
 chat_json *chat_ev_close(int code, const char *reason);
 chat_json *chat_ev_ping(void);
 // chat_ev_from_pack turns a room's payload (CHAT_JOINED, CHAT_MEMBERS as
@@ -220,8 +224,9 @@ enum chat_rate_verdict chat_rate_take(struct chat_rate *r, int64_t now_ns);
 // chat_io_ops is what conn.c needs from a transport. The transport reports
 // to the connection actor (bound with `bind`) by sending it CHAT_IO_RECV
 // (one whole client message, in order), CHAT_IO_SENT (the one send in
-// flight is done) and CHAT_IO_CLOSED (the client is gone), from any
-// thread.
+// flight is done), CHAT_IO_ALIVE (a pong), CHAT_IO_REFUSE (input it will
+// not take: the code to close with) and CHAT_IO_CLOSED (the client is
+// gone, or answered our close), from any thread.
 struct chat_io_ops {
     // bind tells the transport its actor; called once, from the actor's
     // init, before any other call.
@@ -238,7 +243,12 @@ struct chat_io_ops {
     // header copies a request header (Origin, Host) into buf; false when
     // absent. May be NULL (no headers: not a browser).
     bool (*header)(void *io, const char *name, char *buf, size_t size);
-    // close closes the transport: no report comes after it returns.
+    // ping asks the client for a sign of life (CHAT_IO_ALIVE answers).
+    void (*ping)(void *io);
+    // shut sends the close (code, reason) after what was sent; the client's
+    // answer comes as CHAT_IO_CLOSED.
+    void (*shut)(void *io, unsigned code, const char *reason);
+    // close ends the connection: no report comes after it returns.
     // It also frees it.
     void (*close)(void *io);
 };
@@ -253,6 +263,12 @@ struct chat_conn_arg {
 
 extern const tr_behavior chat_conn_behavior;
 extern const tr_behavior chat_room_behavior;
+
+// chat_origin_ok applies CHAT.md's Origin rule: absent (NULL) is fine (not
+// a browser); present, it must be one of cfg->origins, or by default
+// "http://" plus the request's Host header.
+bool chat_origin_ok(const struct chat_config *cfg, const char *origin,
+                    const char *host);
 
 // chat_conn_spawn spawns a connection actor for `io` (round-robin over
 // the loops), counting it against max_conns. On failure `io` is closed.

@@ -19,10 +19,10 @@
 //   room. Events that arrive before the answer are kept, and those the
 //   answer already covers (evseq at or below its evseq) are dropped, so the
 //   client sees the history, then every later message once, in seq order.
-// - A server-initiated close flushes the outbox (at most a second) with a
-//   last {"ev":"close","code":...,"reason":...} event, then closes: nng
-//   1.5.2 closes every WebSocket it is asked to close with code 1000, so
-//   this event carries the code CHAT.md asks for (see README.md).
+// - A server-initiated close stops taking input, flushes the outbox (at
+//   most FLUSH_MS), then has the transport send the close (code and
+//   reason) and waits at most LINGER_MS for the client's answer; then the
+//   actor stops and its stop hook ends the connection.
 #define _POSIX_C_SOURCE 200809L
 #include "chat.h"
 
@@ -36,7 +36,7 @@
 #define PENDING_MAX   256  // accepted frames waiting behind a request
 #define JOIN_ATTEMPTS 6    // lookups of a room that keeps vanishing
 #define FLUSH_MS      1000 // how long a close waits for the outbox
-#define LINGER_MS     250  // then how long it still drains input
+#define LINGER_MS     1000 // then how long for the client's answer
 #define RETRY_MS      20   // a room rejoin waiting for a busy actor
 
 enum slot_state { SLOT_FREE = 0, SLOT_JOINING, SLOT_JOINED };
@@ -104,17 +104,16 @@ struct conn {
 static void conn_close(tr_ctx *ctx, struct conn *c, int code,
                        const char *reason);
 
-// finish_if_flushed lingers once a closing connection's last event is
-// written: input is still read (and dropped) for LINGER_MS before the
-// transport closes, because closing a TCP socket with unread input resets
-// the connection, and the client's kernel then drops what it had not read
-// yet, our last events included.
+// finish_if_flushed sends the close once a closing connection's last
+// event is written, and gives the client LINGER_MS to answer it
+// (CHAT_IO_CLOSED) before the connection ends anyway.
 static void
 finish_if_flushed(tr_ctx *ctx, struct conn *c)
 {
     if (c->closing && !c->sending && c->qn == 0 && !c->stopped &&
         !c->lingering) {
         c->lingering = true;
+        c->ops->shut(c->io, (unsigned)c->closing, c->close_reason);
         tr_send_after(ctx, tr_self(ctx), CHAT_CLOSE_NOW, NULL, 0, LINGER_MS,
                       NULL);
     }
@@ -145,17 +144,17 @@ pump(tr_ctx *ctx, struct conn *c)
 }
 
 // push queues one text. Past outbox_max the client is a slow consumer:
-// its backlog is dropped and it is closed (`force` is for that last event).
+// its backlog is dropped and it is closed.
 static void
-push(tr_ctx *ctx, struct conn *c, char *s, size_t len, bool force)
+push(tr_ctx *ctx, struct conn *c, char *s, size_t len)
 {
     if (s == NULL)
         return;
-    if (c->closing && !force) {
+    if (c->closing) {
         free(s);
         return;
     }
-    if (!force && c->qn + (c->sending ? 1 : 0) >= c->srv->cfg.outbox_max) {
+    if (c->qn + (c->sending ? 1 : 0) >= c->srv->cfg.outbox_max) {
         free(s);
         while (c->qn > 0) {
             free(c->q[c->qhead].s);
@@ -189,7 +188,7 @@ emit(tr_ctx *ctx, struct conn *c, chat_json *j)
 {
     size_t len = 0;
     char *s = chat_json_dump(j, &len);
-    push(ctx, c, s, len, false);
+    push(ctx, c, s, len);
 }
 
 static void
@@ -199,9 +198,9 @@ emit_error(tr_ctx *ctx, struct conn *c, const char *code, const char *op,
     emit(ctx, c, chat_ev_error(code, op, id, detail));
 }
 
-// conn_close starts a server-initiated close: no more input, a last close
-// event, at most FLUSH_MS for the outbox, then the actor stops (its stop
-// hook closes the transport; rooms see it leave through their monitors).
+// conn_close starts a server-initiated close: no more input, at most
+// FLUSH_MS for the outbox, the close, then the actor stops (its stop hook
+// ends the connection; rooms see it leave through their monitors).
 static void
 conn_close(tr_ctx *ctx, struct conn *c, int code, const char *reason)
 {
@@ -213,9 +212,6 @@ conn_close(tr_ctx *ctx, struct conn *c, int code, const char *reason)
         c->ops->pause(c->io);
     if (c->srv->cfg.verbose)
         printf("chat: close %s code=%d reason=\"%s\"\n", c->nick, code, reason);
-    size_t len = 0;
-    char *s = chat_json_dump(chat_ev_close(code, reason), &len);
-    push(ctx, c, s, len, true);
     tr_send_after(ctx, tr_self(ctx), CHAT_CLOSE_NOW, NULL, 0, FLUSH_MS, NULL);
     finish_if_flushed(ctx, c);
 }
@@ -733,8 +729,6 @@ handle(tr_ctx *ctx, struct conn *c, const char *buf, size_t len)
     case CHAT_OP_WHO:
         do_who(ctx, c, r.room);
         break;
-    case CHAT_OP_PONG:
-        break;
     }
     chat_req_fini(&r);
 }
@@ -808,26 +802,38 @@ on_recv(tr_ctx *ctx, struct conn *c, const tr_msg *m)
 
 // --- the actor ------------------------------------------------------------
 
-// origin_ok applies CHAT.md's Origin rule: absent is fine (not a browser);
-// present, it must be one of the configured origins, or by default
-// "http://" plus the request's Host header.
-static bool
-origin_ok(struct conn *c)
+bool
+chat_origin_ok(const struct chat_config *cfg, const char *origin,
+               const char *host)
 {
-    char origin[256], host[256], want[300];
-    if (c->ops->header == NULL ||
-        !c->ops->header(c->io, "Origin", origin, sizeof origin))
+    char want[300];
+    if (origin == NULL)
         return true;
-    if (c->srv->cfg.origins != NULL) {
-        for (unsigned i = 0; i < c->srv->cfg.norigins; i++)
-            if (strcmp(origin, c->srv->cfg.origins[i]) == 0)
+    if (cfg->origins != NULL) {
+        for (unsigned i = 0; i < cfg->norigins; i++)
+            if (strcmp(origin, cfg->origins[i]) == 0)
                 return true;
         return false;
     }
-    if (!c->ops->header(c->io, "Host", host, sizeof host))
+    if (host == NULL)
         return false;
     snprintf(want, sizeof want, "http://%s", host);
     return strcmp(origin, want) == 0;
+}
+
+// origin_ok applies the Origin rule to the transport's headers. ws.c
+// refuses a foreign Origin before the upgrade (403); this covers other
+// transports.
+static bool
+origin_ok(struct conn *c)
+{
+    char origin[256], host[256];
+    bool has_origin = c->ops->header != NULL &&
+                      c->ops->header(c->io, "Origin", origin, sizeof origin);
+    bool has_host = c->ops->header != NULL &&
+                    c->ops->header(c->io, "Host", host, sizeof host);
+    return chat_origin_ok(&c->srv->cfg, has_origin ? origin : NULL,
+                          has_host ? host : NULL);
 }
 
 static int
@@ -935,6 +941,23 @@ conn_receive(tr_ctx *ctx, const tr_msg *m)
         c->sending = false;
         pump(ctx, c);
         return 0;
+    case CHAT_IO_ALIVE:
+        c->last_rx_ns = tr_ctx_now_ns(ctx);
+        return 0;
+    case CHAT_IO_REFUSE: {
+        unsigned code = 0;
+        if (tr_msg_size(m) == sizeof code)
+            memcpy(&code, tr_msg_data(m), sizeof code);
+        if (code == 1009)
+            emit_error(ctx, c, "too_large", NULL, NULL,
+                       "a message may have at most 4096 bytes");
+        conn_close(ctx, c, (int)code,
+                   code == 1009   ? "message too large"
+                   : code == 1003 ? "binary frames are not accepted"
+                   : code == 1007 ? "invalid UTF-8"
+                                  : "protocol error");
+        return 0;
+    }
     case CHAT_IO_CLOSED:
     case CHAT_CLOSE_NOW:
         if (c->srv->cfg.verbose && c->closing)
@@ -979,7 +1002,7 @@ conn_receive(tr_ctx *ctx, const tr_msg *m)
             conn_close(ctx, c, 1001, "idle");
         } else if (now - c->last_ping_ns >= c->srv->cfg.ping_ms * 1000000) {
             c->last_ping_ns = now;
-            emit(ctx, c, chat_ev_ping());
+            c->ops->ping(c->io);
         }
         return 0;
     }

@@ -231,8 +231,6 @@ chat_parse(struct chat_req *r, const char *buf, size_t len, const char **detail)
     }
     if (strcmp(op, "rooms") == 0)
         return CHAT_OP_ROOMS;
-    if (strcmp(op, "pong") == 0)
-        return CHAT_OP_PONG;
     *detail = "unknown op";
     return CHAT_OP_BAD;
 }

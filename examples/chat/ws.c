@@ -1,139 +1,293 @@
 // SPDX-License-Identifier: MIT
 // Copyright 2026 the troupe authors
 //
-// ws.c: the HTTP and WebSocket front end, all nng 1.5.2: one HTTP server
-// serves the page (static handlers) and /ws (an nng WebSocket stream
-// listener sharing that server), and each accepted stream becomes a
-// connection actor's transport.
+// ws.c: the HTTP and WebSocket front end. nng 1.5.2's HTTP server serves
+// the page and parses every request; a GET of /ws that asks for a
+// WebSocket is checked here (the upgrade headers, the version, CHAT.md's
+// Origin rule: 403 before the upgrade), then taken from the server
+// (nng_http_hijack) and spoken over with wsframe.c. Why not nng's own
+// WebSocket streams: wsframe.h.
 //
-// How nng's WebSocket streams are set up, and why:
-// - "ws:msgmode" (the option nng's own ws transport sets) makes a receive
-//   deliver one whole message, fragments joined, as an nng_msg: CHAT.md's
-//   size limit is on messages, and JSON needs message boundaries. nng
-//   checks NNG_OPT_RECVMAXSZ itself (closing with 1009 past it), so that
-//   is set well above 4,096 and conn.c answers 4,097..65,536 bytes with
-//   `too_large`.
-// - NNG_OPT_WS_RECV_TEXT / NNG_OPT_WS_SEND_TEXT: browsers send text
-//   frames, and expect text for JSON. nng does not tell a receiver whether
-//   a frame was text or binary, so binary frames cannot be refused with
-//   1003 (README.md lists this and the other gaps).
-// - Callbacks run on nng's threads; they only copy bytes into a message to
-//   the connection actor (tr_system_send, any thread) and never block.
+// A connection (struct wsio) is the transport of one connection actor:
+// - Output is a byte queue with one write in flight: the 101 response is
+//   its first bytes, then frames. The actor sends one data frame at a
+//   time and hears CHAT_IO_SENT when the write that held it is done;
+//   control frames (pong, ping, close) join the queue whenever they come,
+//   so a write often carries several frames.
+// - Input: one read in flight into a buffer that holds a whole frame of
+//   the largest size accepted. Frames are parsed in place; an unfragmented
+//   text message goes to the actor straight from the buffer, fragments are
+//   joined in a buffer allocated when the first one comes.
+// - A client's close is answered at once with the same code (RFC 6455,
+//   5.5.1); our own close (shut) waits for the client's answer, which the
+//   actor bounds with a timer. After a refusal (a protocol error, binary,
+//   too large) input is read and dropped, never parsed: closing a socket
+//   with unread input resets it, and the client would lose our close.
+// - Callbacks run on nng's threads and only copy bytes and send messages
+//   to the actor (tr_system_send, never blocking); one mutex per
+//   connection orders them with the actor's calls.
 #define _POSIX_C_SOURCE 200809L
 #include "chat.h"
+#include "wsframe.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
-#define WS_RECV_MAX (64 * 1024) // nng's own limit on a client message
+#define RX_BUF (CHAT_FRAME_MAX + WS_HEADER_MAX)
 
-// Two receives are kept posted, so that one is always waiting: nng 1.5.2
-// never completes a receive posted after the peer's close frame came in
-// (it aborts only those already waiting), and with one receive the close
-// could slip in while its callback runs, leaving the connection open until
-// the next ping's send fails. nng completes waiting receives in the order
-// they were posted; callbacks may run at once on two threads, so each
-// completion is parked in its slot and handed on in posting order.
-struct wsio {
-    nng_stream *s;
-    nng_aio *rx[2], *tx;
-    tr_system *sys;
-    tr_ref conn;
-    atomic_bool paused; // the actor is closing: drop what comes in
-    pthread_mutex_t mu; // guards the fields below
-    uint64_t posted[2]; // the posting number of the receive in rx[i]
-    uint64_t next;      // the posting number to hand on next
-    uint64_t count;     // receives posted so far
-    nng_msg *got[2];    // completed, not handed on yet
-    int err[2];         // completed with this error
-    bool done[2];
-    bool closed; // CHAT_IO_CLOSED was sent
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
 };
 
-static void
-wsio_post(struct wsio *w, int i)
+struct wsio {
+    nng_http_conn *conn;
+    nng_aio *rxa, *txa;
+    tr_system *sys;
+    tr_ref actor;
+    char origin[256], host[256];
+    bool has_origin, has_host;
+    pthread_mutex_t mu; // guards what follows, and orders the reports
+    bool closing;       // close() began: no reports, no new I/O
+    bool ended;         // CHAT_IO_CLOSED was reported
+    // input (the read callback's, one at a time)
+    uint8_t rx[RX_BUF];
+    size_t rxlen;
+    struct ws_msg msg; // fragments; msg.data allocated on first use
+    bool drain;        // refused: read and drop
+    bool paused;       // the actor is closing: data messages dropped
+    // output
+    struct buf out, wr; // queued; being written
+    bool writing;
+    bool out_data, wr_data; // holds the actor's data frame
+    bool close_sent, close_got;
+};
+
+static bool
+buf_add(struct buf *b, const void *p, size_t len)
 {
-    w->posted[i] = w->count++;
-    w->done[i] = false;
-    nng_stream_recv(w->s, w->rx[i]);
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (q == NULL)
+            return false;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, len);
+    b->len += len;
+    return true;
+}
+
+// report sends the actor one message. Locked.
+static void
+report(struct wsio *w, uint32_t type, const void *data, size_t len)
+{
+    if (!w->closing)
+        tr_system_send(w->sys, w->actor, type, data, len);
+}
+
+// end reports CHAT_IO_CLOSED, once. Locked.
+static void
+end(struct wsio *w)
+{
+    if (!w->ended) {
+        w->ended = true;
+        report(w, CHAT_IO_CLOSED, NULL, 0);
+    }
+}
+
+// write_next starts a write of everything queued, if none is in flight.
+// Locked.
+static void
+write_next(struct wsio *w)
+{
+    if (w->writing || w->closing || w->out.len == 0)
+        return;
+    struct buf t = w->wr;
+    w->wr = w->out;
+    w->out = t;
+    w->out.len = 0;
+    w->wr_data = w->out_data;
+    w->out_data = false;
+    w->writing = true;
+    nng_iov iov = {.iov_buf = w->wr.p, .iov_len = w->wr.len};
+    nng_aio_set_iov(w->txa, 1, &iov);
+    nng_http_conn_write_all(w->conn, w->txa);
+}
+
+// queue adds one frame to the output (`data`: the actor's). Locked.
+static bool
+queue(struct wsio *w, unsigned op, const void *payload, size_t len, bool data)
+{
+    uint8_t h[10];
+    size_t hl = ws_header(h, op, len);
+    size_t mark = w->out.len;
+    if (!buf_add(&w->out, h, hl) ||
+        (len != 0 && !buf_add(&w->out, payload, len))) {
+        w->out.len = mark;
+        return false;
+    }
+    w->out_data |= data;
+    write_next(w);
+    return true;
+}
+
+// close_frame queues a close frame, once. Locked.
+static void
+close_frame(struct wsio *w, unsigned code, const char *reason)
+{
+    if (w->close_sent)
+        return;
+    uint8_t f[2 + WS_CONTROL_MAX];
+    size_t n = ws_close_frame(f, code, reason);
+    w->close_sent = true;
+    if (buf_add(&w->out, f, n))
+        write_next(w);
+}
+
+// finished: both closes are through (ours written); the actor may go.
+// Locked.
+static void
+maybe_finished(struct wsio *w)
+{
+    if (w->close_sent && w->close_got && !w->writing && w->out.len == 0)
+        end(w);
 }
 
 static void
-wsio_rx_cb(struct wsio *w, int i)
+tx_cb(void *arg)
 {
-    nng_aio *aio = w->rx[i];
+    struct wsio *w = arg;
+    int rv = nng_aio_result(w->txa);
     pthread_mutex_lock(&w->mu);
-    w->err[i] = nng_aio_result(aio);
-    w->got[i] = w->err[i] == 0 ? nng_aio_get_msg(aio) : NULL;
-    nng_aio_set_msg(aio, NULL);
-    w->done[i] = true;
-    // Hand on every completion that is next in posting order.
-    for (;;) {
-        int k = w->posted[0] == w->next ? 0 : 1;
-        if (w->posted[k] != w->next || !w->done[k] || w->closed)
-            break;
-        w->next++;
-        if (w->err[k] != 0) {
-            w->closed = true;
-            tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
-            break;
-        }
-        nng_msg *m = w->got[k];
-        w->got[k] = NULL;
-        // A send refused (the actor is gone or stopping) is fine to drop.
-        // Once paused (closing), input is read and dropped here: closing
-        // a TCP socket with unread input sends a reset, and the client's
-        // kernel would then drop our last events (the error, the close).
-        if (m != NULL && !atomic_load(&w->paused))
-            tr_system_send(w->sys, w->conn, CHAT_IO_RECV, nng_msg_body(m),
-                           nng_msg_len(m));
-        if (m != NULL)
-            nng_msg_free(m);
-        wsio_post(w, k);
+    w->writing = false;
+    w->wr.len = 0;
+    if (rv != 0) {
+        end(w);
+    } else {
+        if (w->wr_data)
+            report(w, CHAT_IO_SENT, NULL, 0);
+        write_next(w);
+        maybe_finished(w);
     }
     pthread_mutex_unlock(&w->mu);
 }
 
+// refuse stops taking input: the actor closes with `code`. Locked.
 static void
-wsio_rx0_cb(void *arg)
+refuse(struct wsio *w, unsigned code)
 {
-    wsio_rx_cb(arg, 0);
+    w->drain = true;
+    report(w, CHAT_IO_REFUSE, &code, sizeof code);
 }
 
+// on_frame acts on one parsed frame. Locked.
 static void
-wsio_rx1_cb(void *arg)
+on_frame(struct wsio *w, const struct ws_frame *f)
 {
-    wsio_rx_cb(arg, 1);
-}
-
-static void
-wsio_tx_cb(void *arg)
-{
-    struct wsio *w = arg;
-    int rv = nng_aio_result(w->tx);
-    if (rv != 0) {
-        nng_msg *m = nng_aio_get_msg(w->tx);
-        nng_aio_set_msg(w->tx, NULL);
-        if (m != NULL)
-            nng_msg_free(m);
-        tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
+    unsigned code;
+    int rc;
+    switch (f->op) {
+    case WS_OP_PING:
+        if (!w->close_sent)
+            (void)queue(w, WS_OP_PONG, f->payload, f->len, false);
+        return;
+    case WS_OP_PONG:
+        report(w, CHAT_IO_ALIVE, NULL, 0);
+        return;
+    case WS_OP_CLOSE:
+        if ((rc = ws_close_parse(f, &code)) != 0) {
+            refuse(w, (unsigned)-rc);
+            return;
+        }
+        w->close_got = true;
+        w->drain = true; // nothing may follow a close
+        close_frame(w, code == 1005 ? WS_NORMAL : code, NULL);
+        maybe_finished(w);
         return;
     }
-    tr_system_send(w->sys, w->conn, CHAT_IO_SENT, NULL, 0);
+    if (f->op == WS_OP_TEXT && f->fin && !w->msg.open) { // the common case
+        if (!w->paused)
+            report(w, CHAT_IO_RECV, f->payload, f->len);
+        return;
+    }
+    if (w->msg.data == NULL &&
+        (w->msg.data = malloc(w->msg.max = CHAT_FRAME_MAX)) == NULL) {
+        refuse(w, WS_TOO_BIG); // no room to join it
+        return;
+    }
+    rc = ws_msg_add(&w->msg, f);
+    if (rc < 0)
+        refuse(w, (unsigned)-rc);
+    else if (rc == 1 && !w->paused)
+        report(w, CHAT_IO_RECV, w->msg.data, w->msg.len);
 }
 
 static void
-wsio_bind(void *io, tr_system *sys, tr_ref conn)
+read_next(struct wsio *w)
+{
+    nng_iov iov = {.iov_buf = w->rx + w->rxlen,
+                   .iov_len = sizeof w->rx - w->rxlen};
+    nng_aio_set_iov(w->rxa, 1, &iov);
+    nng_http_conn_read(w->conn, w->rxa);
+}
+
+static void
+rx_cb(void *arg)
+{
+    struct wsio *w = arg;
+    int rv = nng_aio_result(w->rxa);
+    pthread_mutex_lock(&w->mu);
+    if (rv != 0) {
+        end(w);
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
+    w->rxlen += nng_aio_count(w->rxa);
+    size_t off = 0;
+    while (!w->drain) {
+        struct ws_frame f;
+        long n =
+            ws_frame_parse(w->rx + off, w->rxlen - off, CHAT_FRAME_MAX, &f);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            refuse(w, (unsigned)-n);
+            break;
+        }
+        off += (size_t)n;
+        on_frame(w, &f);
+    }
+    if (w->drain)
+        w->rxlen = 0;
+    else if (off != 0)
+        memmove(w->rx, w->rx + off, w->rxlen -= off);
+    if (!w->closing)
+        read_next(w);
+    pthread_mutex_unlock(&w->mu);
+}
+
+// --- the transport's operations (chat.h) ------------------------------------
+
+static void
+wsio_bind(void *io, tr_system *sys, tr_ref actor)
 {
     struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
     w->sys = sys;
-    w->conn = conn;
+    w->actor = actor;
+    write_next(w); // the 101
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void
@@ -141,8 +295,8 @@ wsio_recv(void *io)
 {
     struct wsio *w = io;
     pthread_mutex_lock(&w->mu);
-    wsio_post(w, 0);
-    wsio_post(w, 1);
+    if (!w->closing)
+        read_next(w);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -150,72 +304,80 @@ static void
 wsio_pause(void *io)
 {
     struct wsio *w = io;
-    atomic_store(&w->paused, true);
+    pthread_mutex_lock(&w->mu);
+    w->paused = true;
+    pthread_mutex_unlock(&w->mu);
 }
 
 static int
 wsio_send(void *io, const char *text, size_t len)
 {
     struct wsio *w = io;
-    nng_msg *m;
-    if (nng_msg_alloc(&m, 0) != 0)
-        return TR_ENOMEM;
-    if (nng_msg_append(m, text, len) != 0) {
-        nng_msg_free(m);
-        return TR_ENOMEM;
-    }
-    nng_aio_set_msg(w->tx, m); // in msgmode nng frees it once sent
-    nng_stream_send(w->s, w->tx);
-    return 0;
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->ended || w->close_sent)
+        rc = TR_ECLOSED;
+    else if (!queue(w, WS_OP_TEXT, text, len, true))
+        rc = TR_ENOMEM;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
 }
 
 static bool
 wsio_header(void *io, const char *name, char *buf, size_t size)
 {
     struct wsio *w = io;
-    char opt[64];
-    char *v = NULL;
-    snprintf(opt, sizeof opt, NNG_OPT_WS_REQUEST_HEADER "%s", name);
-    if (nng_stream_get_string(w->s, opt, &v) != 0 || v == NULL)
+    if (strcmp(name, "Origin") == 0 && w->has_origin)
+        snprintf(buf, size, "%s", w->origin);
+    else if (strcmp(name, "Host") == 0 && w->has_host)
+        snprintf(buf, size, "%s", w->host);
+    else
         return false;
-    snprintf(buf, size, "%s", v);
-    nng_strfree(v);
     return true;
 }
 
 static void
-wsio_free(struct wsio *w)
+wsio_ping(void *io)
 {
-    if (w->s != NULL)
-        nng_stream_close(w->s);
-    // Stop waits for a callback that is running: they never block. A
-    // stopped receive's callback still runs (with an error) and may post
-    // again: that post fails at once on the closed stream.
-    for (int i = 0; i < 2; i++)
-        if (w->rx[i] != NULL)
-            nng_aio_stop(w->rx[i]);
-    if (w->tx != NULL) {
-        nng_aio_stop(w->tx);
-        nng_msg *m = nng_aio_get_msg(w->tx);
-        if (m != NULL)
-            nng_msg_free(m);
-    }
-    for (int i = 0; i < 2; i++) {
-        nng_aio_free(w->rx[i]);
-        if (w->got[i] != NULL)
-            nng_msg_free(w->got[i]);
-    }
-    nng_aio_free(w->tx);
-    pthread_mutex_destroy(&w->mu);
-    if (w->s != NULL)
-        nng_stream_free(w->s);
-    free(w);
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    if (!w->close_sent)
+        (void)queue(w, WS_OP_PING, NULL, 0, false);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_shut(void *io, unsigned code, const char *reason)
+{
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    close_frame(w, code, reason);
+    maybe_finished(w);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void
 wsio_close(void *io)
 {
-    wsio_free(io);
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    w->closing = true;
+    pthread_mutex_unlock(&w->mu);
+    // Stopping waits for a callback that runs; one that runs after this
+    // sees `closing` and starts nothing.
+    if (w->rxa != NULL)
+        nng_aio_stop(w->rxa);
+    if (w->txa != NULL)
+        nng_aio_stop(w->txa);
+    if (w->conn != NULL)
+        nng_http_conn_close(w->conn);
+    nng_aio_free(w->rxa);
+    nng_aio_free(w->txa);
+    free(w->msg.data);
+    free(w->out.p);
+    free(w->wr.p);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
 }
 
 static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
@@ -223,42 +385,127 @@ static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
                                             .pause = wsio_pause,
                                             .send = wsio_send,
                                             .header = wsio_header,
+                                            .ping = wsio_ping,
+                                            .shut = wsio_shut,
                                             .close = wsio_close};
 
-// --- the server -----------------------------------------------------------
+// --- the upgrade
+// ---------------------------------------------------------------
 
 struct chat_ws {
     struct chat_server *srv;
-    nng_stream_listener *l;
-    nng_aio *acc;
     nng_http_server *http;
-    nng_http_handler *pages[3];
+    nng_http_handler *h[4]; // the page's three files, /ws
     void *files[3];
 };
 
-static void
-accept_cb(void *arg)
+// has_token: is `tok` one of the comma-separated tokens of header value v
+// (case-insensitive)?
+static bool
+has_token(const char *v, const char *tok)
 {
-    struct chat_ws *ws = arg;
-    if (nng_aio_result(ws->acc) != 0)
-        return; // closed (or out of memory: then the server stops accepting)
-    nng_stream *s = nng_aio_get_output(ws->acc, 0);
-    struct wsio *w = calloc(1, sizeof *w);
-    if (w == NULL) {
-        nng_stream_close(s);
-        nng_stream_free(s);
-    } else {
-        pthread_mutex_init(&w->mu, NULL);
-        w->s = s;
-        if (nng_aio_alloc(&w->rx[0], wsio_rx0_cb, w) != 0 ||
-            nng_aio_alloc(&w->rx[1], wsio_rx1_cb, w) != 0 ||
-            nng_aio_alloc(&w->tx, wsio_tx_cb, w) != 0)
-            wsio_free(w);
-        else // the actor owns w from here; it is closed on failure too
-            chat_conn_spawn(ws->srv, &wsio_ops, w, NULL);
+    size_t n = strlen(tok);
+    while (v != NULL && *v != '\0') {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        const char *e = v;
+        while (*e != '\0' && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - v) == n && strncasecmp(v, tok, n) == 0)
+            return true;
+        v = e;
     }
-    nng_stream_listener_accept(ws->l, ws->acc);
+    return false;
 }
+
+// refuse_upgrade answers the handler's request with a short text.
+static void
+refuse_upgrade(nng_aio *aio, uint16_t status, const char *text)
+{
+    nng_http_res *res;
+    if (nng_http_res_alloc(&res) != 0) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    if (nng_http_res_set_status(res, status) != 0 ||
+        nng_http_res_set_header(res, "Content-Type",
+                                "text/plain; charset=utf-8") != 0 ||
+        (status == 426 &&
+         nng_http_res_set_header(res, "Sec-WebSocket-Version", "13") != 0) ||
+        nng_http_res_copy_data(res, text, strlen(text)) != 0) {
+        nng_http_res_free(res);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    nng_aio_set_output(aio, 0, res);
+    nng_aio_finish(aio, 0);
+}
+
+static void
+upgrade(nng_aio *aio)
+{
+    nng_http_req *req = nng_aio_get_input(aio, 0);
+    nng_http_handler *h = nng_aio_get_input(aio, 1);
+    nng_http_conn *conn = nng_aio_get_input(aio, 2);
+    struct chat_ws *ws = nng_http_handler_get_data(h);
+    const char *key = nng_http_req_get_header(req, "Sec-WebSocket-Key");
+    const char *ver = nng_http_req_get_header(req, "Sec-WebSocket-Version");
+    const char *origin = nng_http_req_get_header(req, "Origin");
+    const char *host = nng_http_req_get_header(req, "Host");
+    char accept[WS_ACCEPT_LEN + 1];
+    if (!has_token(nng_http_req_get_header(req, "Upgrade"), "websocket") ||
+        !has_token(nng_http_req_get_header(req, "Connection"), "upgrade") ||
+        key == NULL || ws_accept(key, accept) != 0) {
+        refuse_upgrade(aio, 400, "this is a WebSocket endpoint\n");
+        return;
+    }
+    if (ver == NULL || strcmp(ver, "13") != 0) {
+        refuse_upgrade(aio, 426, "WebSocket version 13 only\n");
+        return;
+    }
+    if (!chat_origin_ok(&ws->srv->cfg, origin, host)) {
+        refuse_upgrade(aio, 403, "origin not allowed\n");
+        return;
+    }
+    struct wsio *w = calloc(1, sizeof *w);
+    char res[160];
+    int n = snprintf(res, sizeof res,
+                     "HTTP/1.1 101 Switching Protocols\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    if (w == NULL || nng_aio_alloc(&w->rxa, rx_cb, w) != 0 ||
+        nng_aio_alloc(&w->txa, tx_cb, w) != 0 ||
+        !buf_add(&w->out, res, (size_t)n)) {
+        if (w != NULL) {
+            nng_aio_free(w->rxa);
+            nng_aio_free(w->txa);
+            free(w->out.p);
+            free(w);
+        }
+        refuse_upgrade(aio, 503, "out of memory\n");
+        return;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    if ((w->has_origin = origin != NULL))
+        snprintf(w->origin, sizeof w->origin, "%s", origin);
+    if ((w->has_host = host != NULL))
+        snprintf(w->host, sizeof w->host, "%s", host);
+    // Ours from here, the request too; the server forgets the connection.
+    nng_http_hijack(conn);
+    nng_http_req_free(req);
+    w->conn = conn;
+    nng_aio_set_output(aio, 0, NULL);
+    nng_aio_finish(aio, 0);
+    // The 101 is written when the actor binds; a failed spawn closes w.
+    chat_conn_spawn(ws->srv, &wsio_ops, w, NULL);
+}
+
+// --- the server
+// ----------------------------------------------------------------
 
 static void *
 read_file(const char *dir, const char *name, size_t *len)
@@ -288,20 +535,13 @@ chat_ws_stop(struct chat_ws *ws)
 {
     if (ws == NULL)
         return;
-    if (ws->l != NULL)
-        nng_stream_listener_close(ws->l);
-    if (ws->acc != NULL)
-        nng_aio_stop(ws->acc);
     if (ws->http != NULL) {
-        for (int i = 0; i < 3; i++)
-            if (ws->pages[i] != NULL &&
-                nng_http_server_del_handler(ws->http, ws->pages[i]) == 0)
-                nng_http_handler_free(ws->pages[i]);
+        for (int i = 0; i < 4; i++)
+            if (ws->h[i] != NULL &&
+                nng_http_server_del_handler(ws->http, ws->h[i]) == 0)
+                nng_http_handler_free(ws->h[i]);
         nng_http_server_release(ws->http);
     }
-    if (ws->l != NULL)
-        nng_stream_listener_free(ws->l);
-    nng_aio_free(ws->acc);
     for (int i = 0; i < 3; i++)
         free(ws->files[i]);
     free(ws);
@@ -324,23 +564,8 @@ chat_ws_start(struct chat_ws **out, struct chat_server *srv, const char *host,
         host = "";
     char url[512];
     nng_url *u = NULL;
+    nng_sockaddr sa;
     int rv;
-    // The stream listener first: it makes the HTTP server for host:port,
-    // which nng_http_server_hold then finds (same host and port, before
-    // it listens) to add the page.
-    snprintf(url, sizeof url, "ws://%s:%d/ws", host, *port);
-    if ((rv = nng_stream_listener_alloc(&ws->l, url)) != 0)
-        goto fail;
-    if ((rv = nng_stream_listener_set_bool(ws->l, "ws:msgmode", true)) != 0 ||
-        (rv = nng_stream_listener_set_bool(ws->l, NNG_OPT_WS_RECV_TEXT,
-                                           true)) != 0 ||
-        (rv = nng_stream_listener_set_bool(ws->l, NNG_OPT_WS_SEND_TEXT,
-                                           true)) != 0 ||
-        (rv = nng_stream_listener_set_size(ws->l, NNG_OPT_RECVMAXSZ,
-                                           WS_RECV_MAX)) != 0 ||
-        (rv = nng_stream_listener_set_size(ws->l, NNG_OPT_WS_RECVMAXFRAME,
-                                           WS_RECV_MAX)) != 0)
-        goto fail;
     snprintf(url, sizeof url, "http://%s:%d", host, *port);
     if ((rv = nng_url_parse(&u, url)) != 0 ||
         (rv = nng_http_server_hold(&ws->http, u)) != 0)
@@ -353,21 +578,27 @@ chat_ws_start(struct chat_ws **out, struct chat_server *srv, const char *host,
             goto fail;
         }
         if ((rv = nng_http_handler_alloc_static(
-                 &ws->pages[i], paths[i], ws->files[i], len, types[i])) != 0)
+                 &ws->h[i], paths[i], ws->files[i], len, types[i])) != 0)
             goto fail;
-        if ((rv = nng_http_server_add_handler(ws->http, ws->pages[i])) != 0) {
-            nng_http_handler_free(ws->pages[i]);
-            ws->pages[i] = NULL;
+        if ((rv = nng_http_server_add_handler(ws->http, ws->h[i])) != 0) {
+            nng_http_handler_free(ws->h[i]);
+            ws->h[i] = NULL;
             goto fail;
         }
     }
-    if ((rv = nng_aio_alloc(&ws->acc, accept_cb, ws)) != 0 ||
-        (rv = nng_stream_listener_listen(ws->l)) != 0 ||
-        (rv = nng_stream_listener_get_int(ws->l, NNG_OPT_TCP_BOUND_PORT,
-                                          port)) != 0)
+    if ((rv = nng_http_handler_alloc(&ws->h[3], "/ws", upgrade)) != 0)
         goto fail;
+    if ((rv = nng_http_handler_set_data(ws->h[3], ws, NULL)) != 0 ||
+        (rv = nng_http_server_add_handler(ws->http, ws->h[3])) != 0) {
+        nng_http_handler_free(ws->h[3]);
+        ws->h[3] = NULL;
+        goto fail;
+    }
+    if ((rv = nng_http_server_start(ws->http)) != 0 ||
+        (rv = nng_http_server_get_addr(ws->http, &sa)) != 0)
+        goto fail;
+    *port = ntohs(sa.s_in.sa_port); // nng keeps network byte order
     nng_url_free(u);
-    nng_stream_listener_accept(ws->l, ws->acc);
     *out = ws;
     return 0;
 fail:

@@ -179,12 +179,6 @@ function onEvent(e) {
     note("error", "error " + e.code + (e.op ? " (" + e.op + ")" : "") +
       (e.detail ? ": " + e.detail : ""));
     break;
-  case "ping":
-    send({ op: "pong" });
-    break;
-  case "close":
-    note("error", "the server closes this connection: " + e.code + " " + e.reason);
-    break;
   }
 }
 
@@ -197,6 +191,9 @@ function connect() {
     onEvent(e);
   };
   ws.onclose = (c) => {
+    if (c.code !== 1000 && c.code !== 1005)
+      note("error", "the server closed this connection: " + c.code +
+        (c.reason ? " " + c.reason : ""));
     status("disconnected (" + c.code + (c.reason ? " " + c.reason : "") +
       "): reload to reconnect", true);
     $("text").disabled = true;
