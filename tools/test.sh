@@ -50,7 +50,7 @@ variant asan gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=address \
 variant tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=thread \
     -DTR_BENCH=ON -DTR_EXAMPLES=ON
 
-# fuzz: both libFuzzer targets at once (one per core) for TR_FUZZ_SECONDS
+# fuzz: the three libFuzzer targets at once for TR_FUZZ_SECONDS
 # each, under ASan+UBSan, starting from fuzz/corpus. New inputs go to the
 # build tree, never into the repository. A crash, a leak, a broken check,
 # a slow input or an allocation past 64 MiB fails the run, and the
@@ -61,10 +61,10 @@ fuzz() {
     CC=clang cmake -S . -B $dir -DTR_WERROR=ON -DTR_FUZZ=ON -DTR_TESTS=OFF \
         -DTR_BENCH=OFF -DTR_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         >/dev/null
-    cmake --build $dir -j"$jobs" --target fuzz_frame fuzz_pack \
+    cmake --build $dir -j"$jobs" --target fuzz_frame fuzz_pack fuzz_wsframe \
         >build/fuzz.log 2>&1 || { cat build/fuzz.log; exit 1; }
     local -A pid
-    for t in frame pack; do
+    for t in frame pack wsframe; do
         rm -rf "$dir/found-$t" "$dir/crash-$t"
         mkdir -p "$dir/found-$t" "$dir/crash-$t"
         "$dir/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 \
@@ -73,7 +73,7 @@ fuzz() {
             "$dir/found-$t" "fuzz/corpus/$t" >"$dir/fuzz_$t.log" 2>&1 &
         pid[$t]=$!
     done
-    for t in frame pack; do
+    for t in frame pack wsframe; do
         rc=0
         wait "${pid[$t]}" || rc=$?
         if [ "$rc" -ne 0 ]; then

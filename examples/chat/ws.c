@@ -210,6 +210,10 @@ on_frame(struct wsio *w, const struct ws_frame *f)
             refuse(w, (unsigned)-rc);
             return;
         }
+        if (f->len > 2 && !chat_utf8_ok(f->payload + 2, f->len - 2, NULL)) {
+            refuse(w, WS_BAD_DATA);
+            return;
+        }
         w->close_got = true;
         w->drain = true; // nothing may follow a close
         close_frame(w, code == 1005 ? WS_NORMAL : code, NULL);

@@ -2,8 +2,6 @@
 // Copyright 2026 the troupe authors
 #include "wsframe.h"
 
-#include "chat.h"
-
 #include <string.h>
 
 #include <mbedtls/base64.h>
@@ -106,11 +104,7 @@ ws_close_parse(const struct ws_frame *f, unsigned *code)
     if (f->len == 1)
         return -WS_PROTOCOL;
     *code = (unsigned)f->payload[0] << 8 | f->payload[1];
-    if (!code_ok(*code))
-        return -WS_PROTOCOL;
-    if (!chat_utf8_ok(f->payload + 2, f->len - 2, NULL))
-        return -WS_BAD_DATA;
-    return 0;
+    return code_ok(*code) ? 0 : -WS_PROTOCOL;
 }
 
 size_t

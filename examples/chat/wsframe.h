@@ -82,8 +82,9 @@ struct ws_msg {
 int ws_msg_add(struct ws_msg *m, const struct ws_frame *f);
 
 // ws_close_parse checks a close frame's payload: empty (*code = 1005, no
-// code given), or a valid code and a UTF-8 reason. Returns 0 or a negative
-// close code (-WS_PROTOCOL, -WS_BAD_DATA).
+// code given), or a code a peer may send, then the reason (its UTF-8 is
+// the caller's to check: f->payload + 2, f->len - 2 bytes). Returns 0 or
+// -WS_PROTOCOL.
 int ws_close_parse(const struct ws_frame *f, unsigned *code);
 
 // ws_header writes the header of an unmasked server frame (FIN set) of
