@@ -30,12 +30,17 @@ async function step(name, fn) {
   }
 }
 
+// Waits poll on a timer, not on animation frames (puppeteer's default):
+// a background tab gets no frames, so a wait on it would check once and
+// then never again.
+const POLL = { timeout: WAIT, polling: 100 };
+
 // logHas waits until the page's message log has a line containing text.
 function logHas(page, text) {
   return page.waitForFunction(
     (t) => [...document.querySelectorAll("#log li")]
       .some((li) => li.textContent.includes(t)),
-    { timeout: WAIT }, text);
+    POLL, text);
 }
 
 // fill brings the tab to the front and puts text into an input as typing
@@ -55,7 +60,7 @@ async function setNick(page, name) {
   await page.click("#nick-set");
   await page.waitForFunction(
     (n) => document.querySelector("#status").textContent.includes(n),
-    { timeout: WAIT }, name);
+    POLL, name);
 }
 
 // a_shot saves what the first tab shows, to see why a step failed.
@@ -111,7 +116,7 @@ async function main() {
         const m = [...document.querySelectorAll("#members li")]
           .map((li) => li.textContent);
         return m.includes("alice (you)") && m.includes("bob");
-      }, { timeout: WAIT });
+      }, POLL);
     });
     await step("tab 1 answers in the page and tab 2 sees it", async () => {
       await fill(a, "#text", "hi bob, this is alice");
