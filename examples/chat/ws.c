@@ -17,8 +17,11 @@
 //   frames, and expect text for JSON. nng does not tell a receiver whether
 //   a frame was text or binary, so binary frames cannot be refused with
 //   1003 (README.md lists this and the other gaps).
-// - Callbacks run on nng's threads; they only copy bytes into a message to
-//   the connection actor (tr_system_send, any thread) and never block.
+// - Callbacks run on nng's threads and never block. A receive is copied
+//   into a message to the connection actor (tr_system_send, any thread).
+//   A finished send starts the next queued one itself: handing each
+//   completion back to the actor cost a mailbox hop and a loop wake per
+//   event written, which was most of the server's cost per delivery.
 #define _POSIX_C_SOURCE 200809L
 #include "chat.h"
 
@@ -54,6 +57,12 @@ struct wsio {
     int err[2];         // completed with this error
     bool done[2];
     bool closed; // CHAT_IO_CLOSED was sent
+    // The outgoing queue: a ring of messages waiting behind the one in tx.
+    nng_msg **q;
+    size_t qhead, qn, qcap;
+    bool busy;     // a send is in flight on tx
+    bool failed;   // a send failed: the stream is done
+    bool flushing; // send CHAT_IO_SENT once nothing is left
 };
 
 static void
@@ -112,20 +121,54 @@ wsio_rx1_cb(void *arg)
     wsio_rx_cb(arg, 1);
 }
 
+// wsio_grow doubles the queue's ring. Caller holds mu.
+static int
+wsio_grow(struct wsio *w)
+{
+    size_t cap = w->qcap ? 2 * w->qcap : 8;
+    nng_msg **q = malloc(cap * sizeof *q);
+    if (q == NULL)
+        return TR_ENOMEM;
+    for (size_t i = 0; i < w->qn; i++)
+        q[i] = w->q[(w->qhead + i) % w->qcap];
+    free(w->q);
+    w->q = q;
+    w->qcap = cap;
+    w->qhead = 0;
+    return 0;
+}
+
+// wsio_tx_cb runs when a send ends: it starts the next queued one, or
+// reports the failure, or (when asked) that the queue is empty.
 static void
 wsio_tx_cb(void *arg)
 {
     struct wsio *w = arg;
-    int rv = nng_aio_result(w->tx);
-    if (rv != 0) {
+    uint32_t report = 0;
+    pthread_mutex_lock(&w->mu);
+    if (nng_aio_result(w->tx) != 0) {
         nng_msg *m = nng_aio_get_msg(w->tx);
         nng_aio_set_msg(w->tx, NULL);
         if (m != NULL)
             nng_msg_free(m);
-        tr_system_send(w->sys, w->conn, CHAT_IO_CLOSED, NULL, 0);
-        return;
+        w->failed = true;
+        w->busy = false;
+        report = CHAT_IO_CLOSED;
+    } else if (w->qn > 0) {
+        nng_aio_set_msg(w->tx, w->q[w->qhead]); // in msgmode nng frees it
+        w->qhead = (w->qhead + 1) % w->qcap;
+        w->qn--;
+        nng_stream_send(w->s, w->tx);
+    } else {
+        w->busy = false;
+        if (w->flushing) {
+            w->flushing = false;
+            report = CHAT_IO_SENT;
+        }
     }
-    tr_system_send(w->sys, w->conn, CHAT_IO_SENT, NULL, 0);
+    pthread_mutex_unlock(&w->mu);
+    if (report != 0)
+        tr_system_send(w->sys, w->conn, report, NULL, 0);
 }
 
 static void
@@ -158,15 +201,54 @@ wsio_send(void *io, const char *text, size_t len)
 {
     struct wsio *w = io;
     nng_msg *m;
-    if (nng_msg_alloc(&m, 0) != 0)
+    if (nng_msg_alloc(&m, len) != 0)
         return TR_ENOMEM;
-    if (nng_msg_append(m, text, len) != 0) {
-        nng_msg_free(m);
-        return TR_ENOMEM;
+    memcpy(nng_msg_body(m), text, len);
+    int n = TR_ECLOSED;
+    pthread_mutex_lock(&w->mu);
+    if (w->failed) {
+        // n stays TR_ECLOSED
+    } else if (!w->busy) {
+        w->busy = true;
+        nng_aio_set_msg(w->tx, m);
+        nng_stream_send(w->s, w->tx);
+        m = NULL;
+        n = 1;
+    } else if (w->qn < w->qcap || wsio_grow(w) == 0) {
+        w->q[(w->qhead + w->qn++) % w->qcap] = m;
+        m = NULL;
+        n = (int)w->qn + 1;
+    } else {
+        n = TR_ENOMEM;
     }
-    nng_aio_set_msg(w->tx, m); // in msgmode nng frees it once sent
-    nng_stream_send(w->s, w->tx);
-    return 0;
+    pthread_mutex_unlock(&w->mu);
+    if (m != NULL)
+        nng_msg_free(m);
+    return n;
+}
+
+static void
+wsio_drop(void *io)
+{
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    for (; w->qn > 0; w->qn--) {
+        nng_msg_free(w->q[w->qhead]);
+        w->qhead = (w->qhead + 1) % w->qcap;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_flush(void *io)
+{
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    w->flushing = w->busy;
+    bool now = !w->busy && !w->failed;
+    pthread_mutex_unlock(&w->mu);
+    if (now)
+        tr_system_send(w->sys, w->conn, CHAT_IO_SENT, NULL, 0);
 }
 
 static bool
@@ -205,6 +287,9 @@ wsio_free(struct wsio *w)
         if (w->got[i] != NULL)
             nng_msg_free(w->got[i]);
     }
+    for (size_t i = 0; i < w->qn; i++)
+        nng_msg_free(w->q[(w->qhead + i) % w->qcap]);
+    free(w->q);
     nng_aio_free(w->tx);
     pthread_mutex_destroy(&w->mu);
     if (w->s != NULL)
@@ -222,6 +307,8 @@ static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
                                             .recv = wsio_recv,
                                             .pause = wsio_pause,
                                             .send = wsio_send,
+                                            .drop = wsio_drop,
+                                            .flush = wsio_flush,
                                             .header = wsio_header,
                                             .close = wsio_close};
 
