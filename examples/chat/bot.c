@@ -22,6 +22,7 @@ struct chat_pipe {
     tr_system *sys;
     tr_ref conn, peer;
     bool stuck;
+    unsigned stuck_n; // messages a stuck pipe holds, the first one in flight
     bool has_origin;
     char origin[128];
 };
@@ -55,14 +56,35 @@ pipe_recv(void *io)
     (void)io; // the other end sends CHAT_IO_RECV itself
 }
 
+// A pipe writes at once, unless it is stuck: then its first message is in
+// flight forever and the others wait behind it.
 static int
 pipe_send(void *io, const char *text, size_t len)
 {
     struct chat_pipe *p = io;
-    tr_system_send(p->sys, p->peer, CHAT_BOT_OUT, text, len);
-    if (!p->stuck)
+    if (!p->stuck) { // a reader that is gone is told by the pipe's close
+        tr_system_send(p->sys, p->peer, CHAT_BOT_OUT, text, len);
+        return 1;
+    }
+    if (p->stuck_n++ == 0)
+        tr_system_send(p->sys, p->peer, CHAT_BOT_OUT, text, len);
+    return (int)p->stuck_n;
+}
+
+static void
+pipe_drop(void *io)
+{
+    struct chat_pipe *p = io;
+    if (p->stuck_n > 1)
+        p->stuck_n = 1;
+}
+
+static void
+pipe_flush(void *io)
+{
+    struct chat_pipe *p = io;
+    if (p->stuck_n == 0)
         tr_system_send(p->sys, p->conn, CHAT_IO_SENT, NULL, 0);
-    return 0;
 }
 
 static bool
@@ -121,6 +143,8 @@ pipe_close(void *io)
 const struct chat_io_ops chat_pipe_ops = {.bind = pipe_bind,
                                           .recv = pipe_recv,
                                           .send = pipe_send,
+                                          .drop = pipe_drop,
+                                          .flush = pipe_flush,
                                           .header = pipe_header,
                                           .ping = pipe_ping,
                                           .shut = pipe_shut,

@@ -81,7 +81,7 @@ void chat_server_init(struct chat_server *s, tr_system *sys,
 enum chat_msg {
     // transport -> conn
     CHAT_IO_RECV = 0x4300, // payload: the client's message bytes
-    CHAT_IO_SENT,          // the last send finished
+    CHAT_IO_SENT,          // everything queued is written (asked by flush)
     CHAT_IO_CLOSED,        // the client went away (or the stream failed)
     // conn's own timers
     CHAT_TICK,
@@ -100,7 +100,7 @@ enum chat_msg {
     CHAT_INFO_R,  // [name, count]
     CHAT_NOT_IN,  // [room, id|nil]: a `say` from a non-member
     // room -> its process group
-    CHAT_EV_MSG,      // [evseq, room, from, text, ts, seq, token, id|nil]
+    CHAT_EV_MSG,      // [evseq, room, from, text, ts, seq, token, id|nil, json]
     CHAT_EV_PRESENCE, // [evseq, room, name, state, from|nil, token]
     // bot plumbing (bot.c)
     CHAT_BOT_OUT, // payload: one JSON event the bot's conn sent
@@ -188,6 +188,11 @@ chat_json *chat_ev_ping(void);
 chat_json *chat_ev_joined(const char *room, const void *data, size_t len);
 chat_json *chat_ev_who(const char *room, const void *data, size_t len);
 chat_json *chat_ev_msg(const void *data, size_t len, bool with_id);
+// chat_msg_json writes the `msg` event without an id, as every member but
+// its sender gets it: malloc'd text (*len set), or NULL when out of memory.
+// A room writes it once per message and publishes it with the message.
+char *chat_msg_json(const char *room, const char *from, const char *text,
+                    size_t tlen, int64_t ts, uint64_t seq, size_t *len);
 chat_json *chat_ev_presence(const void *data, size_t len);
 // chat_ev_rooms builds {"ev":"rooms"} from n (name, count) pairs.
 chat_json *chat_ev_rooms(const char *const *names, const unsigned *counts,
@@ -223,10 +228,15 @@ enum chat_rate_verdict chat_rate_take(struct chat_rate *r, int64_t now_ns);
 
 // chat_io_ops is what conn.c needs from a transport. The transport reports
 // to the connection actor (bound with `bind`) by sending it CHAT_IO_RECV
-// (one whole client message, in order), CHAT_IO_SENT (the one send in
-// flight is done), CHAT_IO_ALIVE (a pong), CHAT_IO_REFUSE (input it will
-// not take: the code to close with) and CHAT_IO_CLOSED (the client is
-// gone, or answered our close), from any thread.
+// (one whole client message, in order), CHAT_IO_SENT (the queue is empty,
+// once after each `flush`), CHAT_IO_ALIVE (a pong), CHAT_IO_REFUSE (input
+// it will not take: the code to close with) and CHAT_IO_CLOSED (the client
+// is gone, or answered our close), from any thread.
+//
+// The transport owns the outgoing queue: a completed write takes what is
+// queued next itself, on the transport's thread, so an event costs the
+// actor one call and no message back (the connection's outbox bound is
+// applied to the count `send` returns).
 struct chat_io_ops {
     // bind tells the transport its actor; called once, from the actor's
     // init, before any other call.
@@ -237,9 +247,15 @@ struct chat_io_ops {
     // pause stops reporting received messages (the connection is
     // closing). May be NULL.
     void (*pause)(void *io);
-    // send starts sending one text message (copied); at most one at once.
-    // Returns 0, or a negative code (then no CHAT_IO_SENT comes).
+    // send queues one text message (copied) behind the others; they are
+    // written in order. Returns how many are queued and not yet written,
+    // this one included, or a negative code (the transport failed).
     int (*send)(void *io, const char *text, size_t len);
+    // drop discards the queued messages whose write has not started.
+    void (*drop)(void *io);
+    // flush asks for one CHAT_IO_SENT as soon as nothing is left to write
+    // (at once if nothing is). No report comes if the client never reads.
+    void (*flush)(void *io);
     // header copies a request header (Origin, Host) into buf; false when
     // absent. May be NULL (no headers: not a browser).
     bool (*header)(void *io, const char *name, char *buf, size_t size);

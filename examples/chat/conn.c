@@ -10,11 +10,11 @@
 //   then handled one at a time, in order: a request that waits for a room
 //   (join, who, rooms) marks the actor busy, and later frames wait in
 //   `pending` (bounded: the rate limit keeps it short) until it is done.
-// - Everything the client is sent goes through the outbox, a FIFO of JSON
-//   texts with one send in flight. It holds at most outbox_max events; one
-//   more closes the client as a slow consumer. Rooms publish into the
-//   actor's mailbox and never wait: the outbox is where a slow reader's
-//   backlog stops.
+// - Everything the client is sent goes through the outbox: the transport's
+//   queue of JSON texts (it starts each next write itself, see chat.h).
+//   It holds at most outbox_max events; one more closes the client as a
+//   slow consumer. Rooms publish into the actor's mailbox and never wait:
+//   the outbox is where a slow reader's backlog stops.
 // - Joining: the actor joins the room's process group first, then asks the
 //   room. Events that arrive before the answer are kept, and those the
 //   answer already covers (evseq at or below its evseq) are dropped, so the
@@ -57,11 +57,6 @@ struct slot { // one room the client is in (or joining)
     size_t nheld, capheld;
 };
 
-struct out {
-    char *s;
-    size_t len;
-};
-
 struct frame {
     size_t len;
     char data[];
@@ -78,10 +73,7 @@ struct conn {
     struct slot *slots;
     size_t nslots; // slots in use are [0, nslots); free ones are reused
     unsigned joined;
-    // outbox ring
-    struct out *q;
-    size_t qhead, qn, qcap;
-    bool sending;
+    bool flushed; // closing: the transport's queue is empty
     // input
     struct chat_rate rate;
     struct frame **pend;
@@ -110,8 +102,7 @@ static void conn_close(tr_ctx *ctx, struct conn *c, int code,
 static void
 finish_if_flushed(tr_ctx *ctx, struct conn *c)
 {
-    if (c->closing && !c->sending && c->qn == 0 && !c->stopped &&
-        !c->lingering) {
+    if (c->closing && c->flushed && !c->stopped && !c->lingering) {
         c->lingering = true;
         c->ops->shut(c->io, (unsigned)c->closing, c->close_reason);
         tr_send_after(ctx, tr_self(ctx), CHAT_CLOSE_NOW, NULL, 0, LINGER_MS,
@@ -119,68 +110,29 @@ finish_if_flushed(tr_ctx *ctx, struct conn *c)
     }
 }
 
+// push queues `len` bytes of `s` (borrowed) for the client. Past
+// outbox_max the client is a slow consumer: its backlog is dropped and it
+// is closed.
 static void
-pump(tr_ctx *ctx, struct conn *c)
+push(tr_ctx *ctx, struct conn *c, const char *s, size_t len)
 {
-    while (!c->sending && c->qn > 0 && !c->io_closed) {
-        struct out o = c->q[c->qhead];
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qn--;
-        int rc = c->ops->send(c->io, o.s, o.len);
-        free(o.s);
-        if (rc != 0) {
-            c->io_closed = true;
-            break;
+    if (s == NULL || c->io_closed || c->closing)
+        return;
+    int n = c->ops->send(c->io, s, len);
+    if (n < 0) {
+        c->io_closed = true;
+        if (!c->stopped) {
+            c->stopped = true;
+            tr_exit(ctx, TR_EXIT_NORMAL);
         }
-        c->sending = true;
-        atomic_fetch_add(&c->srv->events_out, 1);
-    }
-    if (c->io_closed && !c->stopped) {
-        c->stopped = true;
-        tr_exit(ctx, TR_EXIT_NORMAL);
         return;
     }
-    finish_if_flushed(ctx, c);
-}
-
-// push queues one text. Past outbox_max the client is a slow consumer:
-// its backlog is dropped and it is closed.
-static void
-push(tr_ctx *ctx, struct conn *c, char *s, size_t len)
-{
-    if (s == NULL)
-        return;
-    if (c->closing) {
-        free(s);
-        return;
-    }
-    if (c->qn + (c->sending ? 1 : 0) >= c->srv->cfg.outbox_max) {
-        free(s);
-        while (c->qn > 0) {
-            free(c->q[c->qhead].s);
-            c->qhead = (c->qhead + 1) % c->qcap;
-            c->qn--;
-        }
+    atomic_fetch_add(&c->srv->events_out, 1);
+    if ((unsigned)n > c->srv->cfg.outbox_max) {
+        c->ops->drop(c->io);
         atomic_fetch_add(&c->srv->slow_closed, 1);
         conn_close(ctx, c, 1008, "slow consumer");
-        return;
     }
-    if (c->qn == c->qcap) {
-        size_t cap = c->qcap ? 2 * c->qcap : 16;
-        struct out *q = malloc(cap * sizeof *q);
-        if (q == NULL) {
-            free(s);
-            return;
-        }
-        for (size_t i = 0; i < c->qn; i++)
-            q[i] = c->q[(c->qhead + i) % c->qcap];
-        free(c->q);
-        c->q = q;
-        c->qcap = cap;
-        c->qhead = 0;
-    }
-    c->q[(c->qhead + c->qn++) % c->qcap] = (struct out){s, len};
-    pump(ctx, c);
 }
 
 static void
@@ -189,6 +141,7 @@ emit(tr_ctx *ctx, struct conn *c, chat_json *j)
     size_t len = 0;
     char *s = chat_json_dump(j, &len);
     push(ctx, c, s, len);
+    free(s);
 }
 
 static void
@@ -213,7 +166,8 @@ conn_close(tr_ctx *ctx, struct conn *c, int code, const char *reason)
     if (c->srv->cfg.verbose)
         printf("chat: close %s code=%d reason=\"%s\"\n", c->nick, code, reason);
     tr_send_after(ctx, tr_self(ctx), CHAT_CLOSE_NOW, NULL, 0, FLUSH_MS, NULL);
-    finish_if_flushed(ctx, c);
+    if (!c->io_closed)
+        c->ops->flush(c->io); // CHAT_IO_SENT: then linger
 }
 
 // --- rooms ----------------------------------------------------------------
@@ -275,49 +229,74 @@ slot_free(tr_ctx *ctx, struct conn *c, struct slot *s)
     c->joined--;
 }
 
-// deliver turns one room event into JSON for the client, unless the
-// joined answer already covered it or it is about the client itself.
-static void
-deliver(tr_ctx *ctx, struct conn *c, struct slot *s, uint32_t type,
-        const void *data, size_t len, uint64_t evseq, uint64_t token)
-{
-    if (evseq <= s->evseq)
-        return;
-    if (type == CHAT_EV_MSG)
-        emit(ctx, c, chat_ev_msg(data, len, token == c->token));
-    else if (token != c->token)
-        emit(ctx, c, chat_ev_presence(data, len));
-}
+// room_ev is what a connection reads of a room event; the strings point
+// into the event's payload.
+struct room_ev {
+    uint64_t evseq, token;
+    const char *room, *json; // json: CHAT_EV_MSG as others see it
+    size_t rlen, jlen;
+};
 
-// on_room_event handles CHAT_EV_MSG and CHAT_EV_PRESENCE from a room's
-// group: [evseq, room, ...] with the subject's token at a known place.
-static void
-on_room_event(tr_ctx *ctx, struct conn *c, const tr_msg *m)
+// room_ev_read reads CHAT_EV_MSG [evseq, room, from, text, ts, seq, token,
+// id|nil, json] or CHAT_EV_PRESENCE [evseq, room, name, state, from|nil,
+// token]. Returns 0 or TR_EPROTO.
+static int
+room_ev_read(struct room_ev *e, uint32_t type, const void *data, size_t len)
 {
     tr_unpack u;
     uint32_t n;
-    uint64_t evseq = 0, token = 0;
-    const char *room;
-    size_t rlen = 0;
-    tr_unpack_init(&u, tr_msg_data(m), tr_msg_size(m));
+    *e = (struct room_ev){0};
+    tr_unpack_init(&u, data, len);
     tr_unpack_array(&u, &n);
-    tr_unpack_uint(&u, &evseq);
-    tr_unpack_str(&u, &room, &rlen);
-    unsigned skip = tr_msg_type(m) == CHAT_EV_MSG ? 4 : 3;
-    for (unsigned i = 0; i < skip; i++)
+    tr_unpack_uint(&u, &e->evseq);
+    tr_unpack_str(&u, &e->room, &e->rlen);
+    for (unsigned i = 0; i < (type == CHAT_EV_MSG ? 4u : 3u); i++)
         tr_unpack_skip(&u);
-    tr_unpack_uint(&u, &token);
-    if (tr_unpack_fini(&u) != 0 || rlen > CHAT_NAME_MAX || c->closing)
+    tr_unpack_uint(&u, &e->token);
+    if (type == CHAT_EV_MSG) {
+        tr_unpack_skip(&u);
+        tr_unpack_str(&u, &e->json, &e->jlen);
+    }
+    int rc = tr_unpack_fini(&u);
+    return rc == 0 && e->rlen > CHAT_NAME_MAX ? TR_EPROTO : rc;
+}
+
+// deliver hands one room event to the client, unless the joined answer
+// already covered it or it is about the client itself. A message is sent
+// as the room wrote it, but for the sender's echo, which carries its id.
+static void
+deliver(tr_ctx *ctx, struct conn *c, struct slot *s, uint32_t type,
+        const void *data, size_t len, const struct room_ev *e)
+{
+    if (e->evseq <= s->evseq)
+        return;
+    if (type != CHAT_EV_MSG) {
+        if (e->token != c->token)
+            emit(ctx, c, chat_ev_presence(data, len));
+    } else if (e->token == c->token) {
+        emit(ctx, c, chat_ev_msg(data, len, true));
+    } else {
+        push(ctx, c, e->json, e->jlen);
+    }
+}
+
+// on_room_event handles CHAT_EV_MSG and CHAT_EV_PRESENCE from a room's
+// group.
+static void
+on_room_event(tr_ctx *ctx, struct conn *c, const tr_msg *m)
+{
+    struct room_ev e;
+    if (c->closing ||
+        room_ev_read(&e, tr_msg_type(m), tr_msg_data(m), tr_msg_size(m)) != 0)
         return;
     char name[CHAT_NAME_MAX + 1];
-    memcpy(name, room, rlen);
-    name[rlen] = 0;
+    memcpy(name, e.room, e.rlen);
+    name[e.rlen] = 0;
     struct slot *s = slot_find(c, name);
     if (s == NULL)
         return;
     if (s->state == SLOT_JOINED) {
-        deliver(ctx, c, s, tr_msg_type(m), tr_msg_data(m), tr_msg_size(m),
-                evseq, token);
+        deliver(ctx, c, s, tr_msg_type(m), tr_msg_data(m), tr_msg_size(m), &e);
         return;
     }
     // Joining: keep it until the answer says what it covered. The outbox
@@ -418,17 +397,9 @@ on_joined(tr_ctx *ctx, int status, const tr_msg *reply, void *cookie)
     emit(ctx, c, j);
     for (size_t i = 0; i < s->nheld && !c->closing; i++) {
         const struct held *h = s->held[i];
-        tr_unpack u;
-        uint32_t n;
-        uint64_t hseq = 0, token = 0;
-        tr_unpack_init(&u, h->data, h->len);
-        tr_unpack_array(&u, &n);
-        tr_unpack_uint(&u, &hseq);
-        for (unsigned k = 0; k < (h->type == CHAT_EV_MSG ? 5u : 4u); k++)
-            tr_unpack_skip(&u);
-        tr_unpack_uint(&u, &token);
-        if (tr_unpack_fini(&u) == 0)
-            deliver(ctx, c, s, h->type, h->data, h->len, hseq, token);
+        struct room_ev e;
+        if (room_ev_read(&e, h->type, h->data, h->len) == 0)
+            deliver(ctx, c, s, h->type, h->data, h->len, &e);
     }
     slot_drop_held(s);
     op_done(ctx, c);
@@ -918,9 +889,6 @@ conn_stop(tr_ctx *ctx, int reason)
         slot_drop_held(s);
     }
     free(c->slots);
-    for (size_t i = 0; i < c->qn; i++)
-        free(c->q[(c->qhead + i) % c->qcap].s);
-    free(c->q);
     for (size_t i = 0; i < c->pn; i++)
         free(c->pend[(c->phead + i) % PENDING_MAX]);
     free(c->pend);
@@ -938,8 +906,8 @@ conn_receive(tr_ctx *ctx, const tr_msg *m)
         on_recv(ctx, c, m);
         return 0;
     case CHAT_IO_SENT:
-        c->sending = false;
-        pump(ctx, c);
+        c->flushed = true;
+        finish_if_flushed(ctx, c);
         return 0;
     case CHAT_IO_ALIVE:
         c->last_rx_ns = tr_ctx_now_ns(ctx);
@@ -961,10 +929,9 @@ conn_receive(tr_ctx *ctx, const tr_msg *m)
     case CHAT_IO_CLOSED:
     case CHAT_CLOSE_NOW:
         if (c->srv->cfg.verbose && c->closing)
-            printf("chat: %s %s with %zu events unsent\n", c->nick,
+            printf("chat: %s %s before its last events\n", c->nick,
                    tr_msg_type(m) == CHAT_IO_CLOSED ? "went away"
-                                                    : "did not read",
-                   c->qn);
+                                                    : "did not read");
         c->io_closed = c->io_closed || tr_msg_type(m) == CHAT_IO_CLOSED;
         if (!c->stopped) {
             c->stopped = true;

@@ -37,6 +37,7 @@ usage(void)
             "  --seconds S          stop after S seconds (0 = at SIGINT)\n"
             "  --stats-ms MS        print a stats line this often (10000)\n"
             "  --quiet              no line per connection\n"
+            "  --loops N            troupe loop threads (0 = one per CPU)\n"
             "limits:\n"
             "  --max-conns N        connections on this node (10000)\n"
             "  --max-rooms N        rooms homed on this node (10000)\n"
@@ -71,6 +72,7 @@ int
 main(int argc, char **argv)
 {
     struct chat_config cfg = {.verbose = true};
+    tr_config tc = {0};
     const char *host = "127.0.0.1", *www = CHAT_WWW_DIR, *listen = NULL;
     const char *secret = getenv("CHAT_SECRET");
     const char *seeds[MAX_LIST], *origins[MAX_LIST];
@@ -118,6 +120,8 @@ main(int argc, char **argv)
             cfg.idle_ms = num(v);
         else if (strcmp(a, "--origin") == 0 && norigins < MAX_LIST)
             origins[norigins++] = v;
+        else if (strcmp(a, "--loops") == 0)
+            tc.loops = num(v);
         else if (strcmp(a, "--node") == 0)
             cfg.node = v;
         else if (strcmp(a, "--listen") == 0)
@@ -150,7 +154,7 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     tr_system *sys;
-    int rc = tr_system_open(&sys, NULL);
+    int rc = tr_system_open(&sys, &tc);
     if (rc != 0) {
         fprintf(stderr, "chat: %s\n", tr_strerror(rc));
         return 1;

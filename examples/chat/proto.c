@@ -422,6 +422,29 @@ chat_ev_who(const char *room, const void *data, size_t len)
     return (chat_json *)j;
 }
 
+static json_t *
+msg_obj(const char *room, size_t rlen, const char *from, size_t flen,
+        const char *text, size_t tlen, uint64_t ts, uint64_t seq)
+{
+    json_t *j = ev("msg");
+    json_object_set_new(j, "room", json_strn(room, rlen));
+    json_object_set_new(j, "from", json_strn(from, flen));
+    json_object_set_new(j, "text", json_strn(text, tlen));
+    json_object_set_new(j, "ts", json_integer((json_int_t)ts));
+    json_object_set_new(j, "seq", json_integer((json_int_t)seq));
+    return j;
+}
+
+char *
+chat_msg_json(const char *room, const char *from, const char *text, size_t tlen,
+              int64_t ts, uint64_t seq, size_t *len)
+{
+    return chat_json_dump((chat_json *)msg_obj(room, strlen(room), from,
+                                               strlen(from), text, tlen,
+                                               (uint64_t)ts, seq),
+                          len);
+}
+
 chat_json *
 chat_ev_msg(const void *data, size_t len, bool with_id)
 {
@@ -443,12 +466,7 @@ chat_ev_msg(const void *data, size_t len, bool with_id)
         tr_unpack_str(&u, &id, &idlen);
     if (tr_unpack_fini(&u) != 0)
         return NULL;
-    json_t *j = ev("msg");
-    json_object_set_new(j, "room", json_strn(room, rlen));
-    json_object_set_new(j, "from", json_strn(from, flen));
-    json_object_set_new(j, "text", json_strn(text, tlen));
-    json_object_set_new(j, "ts", json_integer((json_int_t)ts));
-    json_object_set_new(j, "seq", json_integer((json_int_t)seq));
+    json_t *j = msg_obj(room, rlen, from, flen, text, tlen, ts, seq);
     if (with_id && id != NULL)
         json_object_set_new(j, "id", json_strn(id, idlen));
     return (chat_json *)j;

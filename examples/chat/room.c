@@ -283,9 +283,15 @@ on_say(tr_ctx *ctx, struct room *r, const tr_msg *msg)
     l->ts = chat_wall_ms();
     l->seq = ++r->seq;
     atomic_fetch_add(&r->srv->said, 1);
+    // The event as members see it is written here, once, not by each one.
+    size_t jlen = 0;
+    char *json =
+        chat_msg_json(r->name, m->nick, text, tlen, l->ts, l->seq, &jlen);
+    if (json == NULL)
+        return;
     tr_pack p;
     tr_pack_init(&p, NULL, 0);
-    tr_pack_array(&p, 8);
+    tr_pack_array(&p, 9);
     tr_pack_uint(&p, ++r->evseq);
     tr_pack_cstr(&p, r->name);
     tr_pack_cstr(&p, m->nick);
@@ -293,9 +299,13 @@ on_say(tr_ctx *ctx, struct room *r, const tr_msg *msg)
     tr_pack_uint(&p, (uint64_t)l->ts);
     tr_pack_uint(&p, l->seq);
     tr_pack_uint(&p, m->token);
-    int rc = id != NULL ? tr_pack_str(&p, id, idlen) : tr_pack_nil(&p);
-    publish(ctx, r, CHAT_EV_MSG, &p, rc);
+    if (id != NULL)
+        tr_pack_str(&p, id, idlen);
+    else
+        tr_pack_nil(&p);
+    publish(ctx, r, CHAT_EV_MSG, &p, tr_pack_str(&p, json, jlen));
     tr_pack_fini(&p);
+    free(json);
 }
 
 static void

@@ -10,10 +10,11 @@
 //
 // A connection (struct wsio) is the transport of one connection actor:
 // - Output is a byte queue with one write in flight: the 101 response is
-//   its first bytes, then frames. The actor sends one data frame at a
-//   time and hears CHAT_IO_SENT when the write that held it is done;
-//   control frames (pong, ping, close) join the queue whenever they come,
-//   so a write often carries several frames.
+//   its first bytes, then frames. The actor's messages and control frames
+//   (pong, ping, close) join it whenever they come; a finished write
+//   starts the next one with everything queued meanwhile, so under load a
+//   write carries many frames and the actor hears nothing back (see
+//   chat.h: send, drop, flush).
 // - Input: one read in flight into a buffer that holds a whole frame of
 //   the largest size accepted. Frames are parsed in place; an unfragmented
 //   text message goes to the actor straight from the buffer, fragments are
@@ -66,7 +67,8 @@ struct wsio {
     // output
     struct buf out, wr; // queued; being written
     bool writing;
-    bool out_data, wr_data; // holds the actor's data frame
+    unsigned nout, nwr; // the actor's messages in out, in wr
+    bool flush;         // report CHAT_IO_SENT once nothing is left
     bool close_sent, close_got;
 };
 
@@ -117,15 +119,16 @@ write_next(struct wsio *w)
     w->wr = w->out;
     w->out = t;
     w->out.len = 0;
-    w->wr_data = w->out_data;
-    w->out_data = false;
+    w->nwr = w->nout;
+    w->nout = 0;
     w->writing = true;
     nng_iov iov = {.iov_buf = w->wr.p, .iov_len = w->wr.len};
     nng_aio_set_iov(w->txa, 1, &iov);
     nng_http_conn_write_all(w->conn, w->txa);
 }
 
-// queue adds one frame to the output (`data`: the actor's). Locked.
+// queue adds one frame to the output (`data`: the actor's message).
+// Locked.
 static bool
 queue(struct wsio *w, unsigned op, const void *payload, size_t len, bool data)
 {
@@ -137,7 +140,7 @@ queue(struct wsio *w, unsigned op, const void *payload, size_t len, bool data)
         w->out.len = mark;
         return false;
     }
-    w->out_data |= data;
+    w->nout += data;
     write_next(w);
     return true;
 }
@@ -153,6 +156,16 @@ close_frame(struct wsio *w, unsigned code, const char *reason)
     w->close_sent = true;
     if (buf_add(&w->out, f, n))
         write_next(w);
+}
+
+// flushed reports CHAT_IO_SENT if asked and nothing is left. Locked.
+static void
+flushed(struct wsio *w)
+{
+    if (w->flush && !w->writing && w->out.len == 0) {
+        w->flush = false;
+        report(w, CHAT_IO_SENT, NULL, 0);
+    }
 }
 
 // finished: both closes are through (ours written); the actor may go.
@@ -172,12 +185,12 @@ tx_cb(void *arg)
     pthread_mutex_lock(&w->mu);
     w->writing = false;
     w->wr.len = 0;
+    w->nwr = 0;
     if (rv != 0) {
         end(w);
     } else {
-        if (w->wr_data)
-            report(w, CHAT_IO_SENT, NULL, 0);
         write_next(w);
+        flushed(w);
         maybe_finished(w);
     }
     pthread_mutex_unlock(&w->mu);
@@ -317,14 +330,38 @@ static int
 wsio_send(void *io, const char *text, size_t len)
 {
     struct wsio *w = io;
-    int rc = 0;
+    int rc;
     pthread_mutex_lock(&w->mu);
     if (w->ended || w->close_sent)
         rc = TR_ECLOSED;
     else if (!queue(w, WS_OP_TEXT, text, len, true))
         rc = TR_ENOMEM;
+    else
+        rc = (int)(w->nout + w->nwr);
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+// drop discards what no write has taken yet (control frames too: a pong
+// lost to a slow consumer's close is harmless).
+static void
+wsio_drop(void *io)
+{
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    w->out.len = 0;
+    w->nout = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+wsio_flush(void *io)
+{
+    struct wsio *w = io;
+    pthread_mutex_lock(&w->mu);
+    w->flush = true;
+    flushed(w);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static bool
@@ -388,6 +425,8 @@ static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
                                             .recv = wsio_recv,
                                             .pause = wsio_pause,
                                             .send = wsio_send,
+                                            .drop = wsio_drop,
+                                            .flush = wsio_flush,
                                             .header = wsio_header,
                                             .ping = wsio_ping,
                                             .shut = wsio_shut,

@@ -53,7 +53,11 @@ node_open(struct node *n, const char *name, const char *seed)
                          .seeds = seeds,
                          .nseeds = seed != NULL ? 1 : 0,
                          .secret = SECRET,
-                         .secret_len = strlen(SECRET)};
+                         .secret_len = strlen(SECRET),
+                         // Not a failure-detection test: a loaded machine
+                         // stalling both nodes past the default 1.5 s
+                         // would split their rooms.
+                         .timeout_ms = 10000};
     assert_int_equal(tr_node_start(n->sys, &nc), 0);
     struct chat_config cfg = {.node = name,
                               .verbose = getenv("CHAT_VERBOSE") != NULL};
