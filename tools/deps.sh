@@ -5,7 +5,9 @@
 # deps.sh [extra-package...]: installs the Debian packages troupe needs
 # that are not installed yet (with sudo when not root): the build's
 # libraries, and Chromium and Node for the chat page's browser test. Does
-# nothing, and needs no network, when everything is there.
+# nothing, and needs no network, when everything is there. Extra packages
+# are installed the same way, e.g. bench/run's peers:
+#   tools/deps.sh time g++ libcaf-dev erlang-nox golang-go
 set -euo pipefail
 
 need=(cmake make gcc clang clang-format pkg-config

@@ -2,12 +2,14 @@
 // Copyright 2026 the troupe authors
 //
 // CAF 0.17 peer for the troupe benchmarks (see /work/shared/BENCH.md):
-// pingpong, counting, fjcreate, idle and request, written with event-based
-// actors on CAF's default work-stealing scheduler; remote-pingpong and
+// pingpong, counting, fjcreate, idle, threadring, big, request and fanout,
+// written with event-based actors on CAF's default work-stealing scheduler
+// (fanout with a local group, CAF's publish/subscribe); remote-pingpong and
 // remote-counting, the same actors in two processes connected by CAF's
 // middleman (BASP over TCP on 127.0.0.1).
 //
 //   caf_bench <workload> [N] [--threads K]    (K worker threads, default 2)
+//   caf_bench big [P [W]] | fanout [M [K]] [--threads K]
 //
 // For the remote workloads the program starts itself again as the peer
 // process (`caf_bench --peer <workload> <port> <pid> --threads K`).
@@ -273,6 +275,218 @@ void run_request(actor_system& sys, int64_t n) {
   report("request", n, secs, n / secs, "requests/s");
 }
 
+// -- threadring ---------------------------------------------------------------
+
+using token_atom = atom_constant<atom("token")>;
+using next_atom = atom_constant<atom("next")>;
+using seen_atom = atom_constant<atom("seen")>;
+
+constexpr int64_t ring_size = 503;
+
+struct ring_state {
+  actor next;
+  int64_t seen = 0; // tokens received
+};
+
+// Node `id` of the ring: learns its successor, then passes the token on,
+// one hop fewer each time; the node that gets it at 0 tells `done`.
+behavior ring_node(stateful_actor<ring_state>* self, int64_t id, actor done) {
+  return {
+    [=](next_atom, actor next) { self->state.next = std::move(next); },
+    [=](token_atom, int64_t left) {
+      self->state.seen++;
+      if (left == 0)
+        self->send(done, done_atom::value, id);
+      else
+        self->send(self->state.next, token_atom::value, left - 1);
+    },
+    [=](get_atom_t) {
+      return std::make_tuple(seen_atom::value, self->state.seen);
+    },
+  };
+}
+
+void run_threadring(actor_system& sys, int64_t n) {
+  scoped_actor self{sys};
+  auto t0 = clk::now();
+  std::vector<actor> ring;
+  for (int64_t i = 0; i < ring_size; ++i)
+    ring.push_back(sys.spawn(ring_node, i, actor{self}));
+  // A send puts the message in the mailbox before it returns, so every
+  // node has its link before the token, sent after all links, can reach it.
+  for (int64_t i = 0; i < ring_size; ++i)
+    self->send(ring[i], next_atom::value, ring[(i + 1) % ring_size]);
+  self->send(ring[0], token_atom::value, n);
+  int64_t last = -1;
+  self->receive([&](done_atom, int64_t id) { last = id; });
+  int64_t seen = 0;
+  for (auto& node : ring)
+    self->send(node, get_atom_t::value);
+  int64_t answers = 0;
+  self->receive_for(answers, ring_size)(
+    [&](seen_atom, int64_t k) { seen += k; });
+  double secs = since(t0);
+  for (auto& node : ring)
+    self->send_exit(node, exit_reason::user_shutdown);
+  if (last != n % ring_size || seen != n + 1)
+    fail("threadring: ended at node " + std::to_string(last) + " after "
+         + std::to_string(seen) + " tokens, expected node "
+         + std::to_string(n % ring_size) + " after " + std::to_string(n + 1));
+  report("threadring", n, secs, n / secs, "hops/s");
+}
+
+// -- big ----------------------------------------------------------------------
+
+using peers_atom = atom_constant<atom("peers")>;
+using answered_atom = atom_constant<atom("answered")>;
+
+struct big_state {
+  std::vector<actor> peers; // all W workers, itself included
+  uint64_t rng = 0;         // xorshift64, never 0
+  int64_t left = 0;         // pings still to send
+  int64_t expect = -1;      // the value of the ping in flight
+  int64_t answered = 0;     // pings answered
+};
+
+// Sends the next ping to a random other worker, or tells `done` once all
+// `p` have been answered.
+void big_ping(stateful_actor<big_state>* self, int64_t id, actor done) {
+  auto& s = self->state;
+  if (s.left == 0) {
+    self->send(done, done_atom::value, id);
+    return;
+  }
+  s.left--;
+  s.rng ^= s.rng << 13;
+  s.rng ^= s.rng >> 7;
+  s.rng ^= s.rng << 17;
+  auto to = static_cast<int64_t>(s.rng % (s.peers.size() - 1));
+  if (to >= id) // skip itself
+    to++;
+  s.expect = id << 32 | s.left;
+  self->send(s.peers[to], ping_atom::value, s.expect);
+}
+
+// Worker `id`: on its list of peers it starts pinging; it answers every
+// ping with a pong, and sends its next ping on each pong.
+behavior big_worker(stateful_actor<big_state>* self, int64_t id, int64_t p,
+                    actor done) {
+  self->state.rng = 0x9E3779B97F4A7C15u * uint64_t(id + 1);
+  self->state.left = p;
+  return {
+    [=](peers_atom, const std::vector<actor>& peers) {
+      self->state.peers = peers;
+      big_ping(self, id, done);
+    },
+    [=](ping_atom, int64_t v) {
+      self->state.answered++;
+      return std::make_tuple(pong_atom::value, v);
+    },
+    [=](pong_atom, int64_t v) {
+      if (v != self->state.expect)
+        fail("big: worker " + std::to_string(id) + " got pong "
+             + std::to_string(v) + ", expected "
+             + std::to_string(self->state.expect));
+      big_ping(self, id, done);
+    },
+    [=](get_atom_t) {
+      return std::make_tuple(answered_atom::value, self->state.answered);
+    },
+  };
+}
+
+void run_big(actor_system& sys, int64_t p, int64_t w) {
+  if (w < 2)
+    fail("big: W must be at least 2");
+  scoped_actor self{sys};
+  auto t0 = clk::now();
+  std::vector<actor> workers;
+  for (int64_t i = 0; i < w; ++i)
+    workers.push_back(sys.spawn(big_worker, i, p, actor{self}));
+  for (auto& x : workers)
+    self->send(x, peers_atom::value, workers);
+  int64_t done = 0;
+  self->receive_for(done, w)([](done_atom, int64_t) {});
+  // Every worker has had its P pongs, so every ping has been answered.
+  for (auto& x : workers)
+    self->send(x, get_atom_t::value);
+  int64_t answers = 0;
+  int64_t answered = 0;
+  self->receive_for(answers, w)(
+    [&](answered_atom, int64_t k) { answered += k; });
+  double secs = since(t0);
+  for (auto& x : workers)
+    self->send_exit(x, exit_reason::user_shutdown);
+  if (answered != p * w)
+    fail("big: " + std::to_string(answered) + " pings answered, expected "
+         + std::to_string(p * w));
+  report("big", p, secs, 2.0 * double(p * w) / secs, "msgs/s");
+}
+
+// -- fanout -------------------------------------------------------------------
+
+using cast_atom = atom_constant<atom("cast")>;
+using total_atom = atom_constant<atom("total")>;
+
+struct sub_state {
+  int64_t count = 0;
+  int64_t sum = 0;
+};
+
+// A subscriber of the group: counts the numbers it gets, which must come in
+// order, and on `get` tells `done` its count and sum.
+behavior subscriber(stateful_actor<sub_state>* self, actor done) {
+  return {
+    [=](cast_atom, int64_t i) {
+      auto& s = self->state;
+      if (i != s.count + 1)
+        fail("fanout: got " + std::to_string(i) + " after "
+             + std::to_string(s.count));
+      s.count++;
+      s.sum += i;
+    },
+    [=](get_atom_t) {
+      self->send(done, total_atom::value, self->state.count, self->state.sum);
+    },
+  };
+}
+
+// The subscribers join one anonymous local group (CAF's publish/subscribe):
+// a send to the group puts the one message in every subscriber's mailbox.
+// The broadcaster is the main thread's scoped actor, as the creator in
+// fjcreate, for the same reason: a broadcaster spawned as an event-based
+// actor makes all K subscribers runnable on its own worker, and the other
+// worker's steals (take_tail) walk that queue. On a loaded machine (load
+// average 15) the spawned broadcaster measured 78,000-104,000
+// deliveries/s with 2 threads at M = 100, the scoped one 44,000-478,000:
+// CAF's fanout swings widely from run to run here.
+void run_fanout(actor_system& sys, int64_t m, int64_t k) {
+  scoped_actor self{sys};
+  auto grp = sys.groups().anonymous();
+  std::vector<actor> subs;
+  for (int64_t i = 0; i < k; ++i)
+    subs.push_back(sys.spawn_in_group(grp, subscriber, actor{self}));
+  auto t0 = clk::now();
+  for (int64_t i = 1; i <= m; ++i)
+    self->send(grp, cast_atom::value, i);
+  self->send(grp, get_atom_t::value);
+  int64_t answers = 0;
+  int64_t count = 0;
+  int64_t sum = 0;
+  self->receive_for(answers, k)([&](total_atom, int64_t c, int64_t s) {
+    count += c;
+    sum += s;
+  });
+  double secs = since(t0);
+  for (auto& x : subs)
+    self->send_exit(x, exit_reason::user_shutdown);
+  if (count != m * k || sum != k * (m * (m + 1) / 2))
+    fail("fanout: " + std::to_string(count) + " deliveries summing to "
+         + std::to_string(sum) + ", expected " + std::to_string(m * k)
+         + " and " + std::to_string(k * (m * (m + 1) / 2)));
+  report("fanout", m, secs, double(m * k) / secs, "deliveries/s");
+}
+
 // -- remote-pingpong and remote-counting ---------------------------------------
 
 // The measuring process publishes its main thread's scoped actor on
@@ -421,6 +635,9 @@ struct workload {
   void (*run)(actor_system&, int64_t);
   int64_t default_n;
   bool remote; // loads the middleman
+  // for the workloads with two sizes (big: P W; fanout: M K)
+  void (*run2)(actor_system&, int64_t, int64_t) = nullptr;
+  int64_t default_n2 = 0;
 };
 
 const workload workloads[] = {
@@ -428,15 +645,20 @@ const workload workloads[] = {
   {"counting", run_counting, 20000000, false},
   {"fjcreate", run_fjcreate, 1000000, false},
   {"idle", run_idle, 1000000, false},
+  {"threadring", run_threadring, 10000000, false},
+  {"big", nullptr, 20000, false, run_big, 120},
   {"request", run_request, 1000000, false},
+  {"fanout", nullptr, 1000, false, run_fanout, 10000},
   {"remote-pingpong", run_remote_pingpong, 30000, true},
   {"remote-counting", run_remote_counting, 2000000, true},
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: caf_bench pingpong|counting|fjcreate|idle|request|"
-               "remote-pingpong|remote-counting [N] [--threads K]\n");
+               "usage: caf_bench pingpong|counting|fjcreate|idle|threadring|"
+               "request|remote-pingpong|remote-counting [N] [--threads K]\n"
+               "       caf_bench big [P [W]] [--threads K]\n"
+               "       caf_bench fanout [M [K]] [--threads K]\n");
   std::exit(2);
 }
 
@@ -445,6 +667,7 @@ const workload workloads[] = {
 int main(int argc, char** argv) {
   const workload* w = nullptr;
   int64_t n = 0;
+  int64_t n2 = 0;
   int64_t threads = 2;
   self_exe = argv[0];
   if (argc >= 5 && std::strcmp(argv[1], "--peer") == 0) {
@@ -471,19 +694,26 @@ int main(int argc, char** argv) {
         usage();
     } else if (n == 0)
       n = std::atoll(argv[i]);
+    else if (n2 == 0 && w->run2)
+      n2 = std::atoll(argv[i]);
     else
       usage();
   }
-  if (!w || n < 0 || threads < 1)
+  if (!w || n < 0 || n2 < 0 || threads < 1)
     usage();
   if (n == 0)
     n = w->default_n;
+  if (n2 == 0)
+    n2 = w->default_n2;
   sched_threads = threads;
   actor_system_config cfg;
   cfg.set("scheduler.max-threads", threads);
   if (w->remote)
     cfg.load<io::middleman>();
   actor_system sys{cfg};
-  w->run(sys, n);
+  if (w->run2)
+    w->run2(sys, n, n2);
+  else
+    w->run(sys, n);
   return 0;
 }

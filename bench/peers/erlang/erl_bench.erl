@@ -2,14 +2,15 @@
 % Copyright 2026 the troupe authors
 %
 % Erlang/OTP 25 peer for the troupe benchmarks (see /work/shared/BENCH.md):
-% pingpong, counting, fjcreate and idle, written with plain processes and
-% send/receive; request, written with a gen_server; restart and treestop,
+% pingpong, counting, fjcreate, idle, threadring, big and fanout, written
+% with plain processes and send/receive; request, written with a gen_server; restart and treestop,
 % written with supervisors; remote-pingpong and remote-counting, with plain
 % processes on two distributed nodes. This module is also the callback module
 % of those gen_servers and supervisors: init/1 tells them apart by its
 % argument. Run it through run.sh:
 %
 %   run.sh <workload> [N] [--threads K]
+%   run.sh big [P [W]] | fanout [M [K]] [--threads K]
 %
 % For the remote workloads run.sh starts a second node first (peer/1 below)
 % and names it to this one with `-bench_peer Node`.
@@ -37,27 +38,40 @@ main(Args) ->
     end.
 
 run([Workload | Rest]) ->
-    {Fun, Default} = workload(Workload),
-    N = case Rest of
-            [] -> Default;
-            [S] -> list_to_integer(S)
-        end,
     % the calling process is the spawner/creator: it gets N replies
     process_flag(message_queue_data, off_heap),
-    Fun(N).
+    case workload(Workload) of
+        {Fun, Default} ->
+            N = case Rest of
+                    [] -> Default;
+                    [S] -> list_to_integer(S)
+                end,
+            Fun(N);
+        {Fun, Default1, Default2} -> % two sizes: big P W, fanout M K
+            {A, B} = case Rest of
+                         [] -> {Default1, Default2};
+                         [S] -> {list_to_integer(S), Default2};
+                         [S, T] -> {list_to_integer(S), list_to_integer(T)}
+                     end,
+            Fun(A, B)
+    end.
 
 workload("pingpong") -> {fun pingpong/1, 3000000};
 workload("counting") -> {fun counting/1, 20000000};
 workload("fjcreate") -> {fun fjcreate/1, 1000000};
 workload("idle") -> {fun idle/1, 1000000};
+workload("threadring") -> {fun threadring/1, 10000000};
+workload("big") -> {fun big/2, 20000, 120};
 workload("request") -> {fun request/1, 1000000};
+workload("fanout") -> {fun fanout/2, 1000, 10000};
 workload("restart") -> {fun restart/1, 10000};
 workload("treestop") -> {fun treestop/1, 1000000};
 workload("remote-pingpong") -> {fun remote_pingpong/1, 100000};
 workload("remote-counting") -> {fun remote_counting/1, 2000000};
 workload(_) ->
-    fail("usage: run.sh pingpong|counting|fjcreate|idle|request|restart|treestop"
-         "|remote-pingpong|remote-counting [N] [--threads K]").
+    fail("usage: run.sh pingpong|counting|fjcreate|idle|threadring|request"
+         "|restart|treestop|remote-pingpong|remote-counting [N] [--threads K]; "
+         "run.sh big [P [W]] | fanout [M [K]] [--threads K]").
 
 %% -- pingpong ----------------------------------------------------------------
 
@@ -161,6 +175,144 @@ vm_rss() ->
     [_, Rest] = binary:split(Status, <<"VmRSS:">>),
     [KB | _] = string:lexemes(Rest, " \t\n"),
     binary_to_integer(KB) * 1024.
+
+%% -- threadring --------------------------------------------------------------
+
+-define(RING_SIZE, 503).
+
+% 503 processes in a ring, each waiting for its successor's pid, then
+% passing the token on with one hop fewer; the one that gets it at 0 tells
+% the calling process, which then asks every node how many tokens it saw
+% (N + 1 in all).
+threadring(N) ->
+    Self = self(),
+    T0 = mono_ns(),
+    Ring = [spawn(fun() -> ring_link(Id, Self) end)
+            || Id <- lists:seq(0, ?RING_SIZE - 1)],
+    [First | _] = Ring,
+    % a message between two processes arrives in send order, and nothing
+    % reaches a node before its link: the token starts after all links
+    lists:foreach(fun({P, Next}) -> P ! {next, Next} end,
+                  lists:zip(Ring, tl(Ring) ++ [First])),
+    First ! {token, N},
+    Last = receive {done, Id} -> Id end,
+    [P ! {get, Self} || P <- Ring],
+    Seen = lists:sum([receive {seen, P, K} -> K end || P <- Ring]),
+    Secs = since(T0),
+    check(Last =:= N rem ?RING_SIZE andalso Seen =:= N + 1,
+          "threadring: ended at node ~b after ~b tokens, expected ~b after ~b",
+          [Last, Seen, N rem ?RING_SIZE, N + 1]),
+    report(threadring, N, Secs, N / Secs, "hops/s").
+
+ring_link(Id, Main) ->
+    receive {next, Next} -> ring_node(Id, Next, Main, 0) end.
+
+ring_node(Id, Next, Main, Seen) ->
+    receive
+        {token, 0} ->
+            Main ! {done, Id},
+            ring_node(Id, Next, Main, Seen + 1);
+        {token, Left} ->
+            Next ! {token, Left - 1},
+            ring_node(Id, Next, Main, Seen + 1);
+        {get, From} ->
+            From ! {seen, self(), Seen}
+    end.
+
+%% -- big ---------------------------------------------------------------------
+
+% W processes each send P pings, one at a time, to neighbours picked at
+% random (rand, seeded per process) among the other W - 1; each ping is
+% answered with a pong. A process that has had its P pongs tells the
+% calling process and goes on answering pings until asked for its count.
+big(P, W) when W < 2; P < 0 -> fail("big: W must be at least 2");
+big(P, W) ->
+    Self = self(),
+    T0 = mono_ns(),
+    Workers = [spawn(fun() -> big_start(Id, P, Self) end)
+               || Id <- lists:seq(1, W)],
+    Peers = list_to_tuple(Workers),
+    [Wk ! {peers, Peers} || Wk <- Workers],
+    [receive {done, Wk} -> ok end || Wk <- Workers],
+    % every worker has had its P pongs, so every ping has been answered
+    [Wk ! {get, Self} || Wk <- Workers],
+    Answered = lists:sum([receive {answered, Wk, K} -> K end || Wk <- Workers]),
+    Secs = since(T0),
+    check(Answered =:= P * W, "big: ~b pings answered, expected ~b",
+          [Answered, P * W]),
+    report(big, P, Secs, 2 * P * W / Secs, "msgs/s").
+
+big_start(Id, P, Main) ->
+    rand:seed(exsss, {Id, Id * 7919, 17}),
+    receive {peers, Peers} -> big_ping(Id, Peers, P, Main, 0) end.
+
+% big_ping sends ping number Left (counting down) to a random other worker,
+% or says it is done, then waits.
+big_ping(_Id, _Peers, 0, Main, Answered) ->
+    Main ! {done, self()},
+    big_serve(Answered);
+big_ping(Id, Peers, Left, Main, Answered) ->
+    R = rand:uniform(tuple_size(Peers) - 1),
+    To = if R >= Id -> R + 1; true -> R end, % skip itself
+    element(To, Peers) ! {ping, self(), Left},
+    big_wait(Id, Peers, Left, Main, Answered).
+
+big_wait(Id, Peers, Left, Main, Answered) ->
+    receive
+        {ping, From, V} ->
+            From ! {pong, V},
+            big_wait(Id, Peers, Left, Main, Answered + 1);
+        {pong, Left} ->
+            big_ping(Id, Peers, Left - 1, Main, Answered);
+        {pong, V} ->
+            fail(io_lib:format("big: worker ~b got pong ~b, expected ~b",
+                               [Id, V, Left]))
+    end.
+
+% After its P pongs: answers pings until asked for its count.
+big_serve(Answered) ->
+    receive
+        {ping, From, V} ->
+            From ! {pong, V},
+            big_serve(Answered + 1);
+        {get, From} ->
+            From ! {answered, self(), Answered}
+    end.
+
+%% -- fanout ------------------------------------------------------------------
+
+% The calling process sends each of 1 .. M to each of K subscribers, then
+% asks each for its count and sum. A subscriber checks that the numbers
+% come in order; its mailbox may hold up to M of them, so it is off-heap.
+fanout(M, K) ->
+    Self = self(),
+    Subs = [spawn_opt(fun() -> subscriber(Self, 0, 0) end, ?MANY_MESSAGES)
+            || _ <- lists:seq(1, K)],
+    T0 = mono_ns(),
+    broadcast(Subs, 1, M),
+    [S ! get || S <- Subs],
+    {Count, Sum} = lists:foldl(
+                     fun(S, {C, Su}) ->
+                             receive {total, S, C1, S1} -> {C + C1, Su + S1} end
+                     end, {0, 0}, Subs),
+    Secs = since(T0),
+    Want = K * (M * (M + 1) div 2),
+    check(Count =:= M * K andalso Sum =:= Want,
+          "fanout: ~b deliveries summing to ~b, expected ~b and ~b",
+          [Count, Sum, M * K, Want]),
+    report(fanout, M, Secs, M * K / Secs, "deliveries/s").
+
+broadcast(_, I, M) when I > M -> ok;
+broadcast(Subs, I, M) ->
+    [S ! {cast, I} || S <- Subs],
+    broadcast(Subs, I + 1, M).
+
+subscriber(Main, Count, Sum) ->
+    receive
+        {cast, I} when I =:= Count + 1 -> subscriber(Main, Count + 1, Sum + I);
+        {cast, I} -> fail(io_lib:format("fanout: got ~b after ~b", [I, Count]));
+        get -> Main ! {total, self(), Count, Sum}
+    end.
 
 %% -- request ----------------------------------------------------------------
 

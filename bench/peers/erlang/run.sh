@@ -4,8 +4,9 @@
 #
 # Runs the Erlang/OTP 25 benchmark peer, compiling it first if needed.
 #   run.sh <workload> [N] [--threads K]   (K schedulers, default: all cores)
-# workloads: pingpong counting fjcreate idle request restart treestop
-#            remote-pingpong remote-counting
+#   run.sh big [P [W]] | fanout [M [K]] [--threads K]
+# workloads: pingpong counting fjcreate idle threadring big request fanout
+#            restart treestop remote-pingpong remote-counting
 # The remote workloads run two distributed nodes on 127.0.0.1: this script
 # starts the peer node, then the measuring node, and makes sure the peer is
 # gone afterwards (it halts itself when the measuring node disconnects; it is
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#args[@]} -lt 1 ]; then
-  echo "usage: run.sh pingpong|counting|fjcreate|idle|request|restart|treestop|remote-pingpong|remote-counting [N] [--threads K]" >&2
+  echo "usage: run.sh pingpong|counting|fjcreate|idle|threadring|big|request|fanout|restart|treestop|remote-pingpong|remote-counting [N [N2]] [--threads K]" >&2
   exit 2
 fi
 if [ ! -f "$build/erl_bench.beam" ] || [ "$here/erl_bench.erl" -nt "$build/erl_bench.beam" ]; then
