@@ -127,12 +127,13 @@ push(tr_ctx *ctx, struct conn *c, const char *s, size_t len)
         }
         return;
     }
-    atomic_fetch_add(&c->srv->events_out, 1);
     if ((unsigned)n > c->srv->cfg.outbox_max) {
         c->ops->drop(c->io);
         atomic_fetch_add(&c->srv->slow_closed, 1);
         conn_close(ctx, c, 1008, "slow consumer");
+        return;
     }
+    atomic_fetch_add(&c->srv->events_out, 1);
 }
 
 static void
