@@ -1029,7 +1029,12 @@ worker_open(struct worker *w)
     for (unsigned u = 0; u < o->nurls; u++) {
         char url[128];
         snprintf(url, sizeof url, "tcp://%s:%s", o->host[u], o->port[u]);
+        // TCP_NODELAY: a `say` leaves at once, not after the server's
+        // delayed ACK of the last one (up to 40 ms; nng's default is off).
         int rv = nng_stream_dialer_alloc(&w->dialer[u], url);
+        if (rv == 0)
+            rv = nng_stream_dialer_set_bool(w->dialer[u], NNG_OPT_TCP_NODELAY,
+                                            true);
         if (rv != 0) {
             fprintf(stderr, "chat-load: %s: %s\n", url, nng_strerror(rv));
             return -1;

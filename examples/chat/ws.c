@@ -609,10 +609,22 @@ chat_ws_start(struct chat_ws **out, struct chat_server *srv, const char *host,
     nng_url *u = NULL;
     nng_sockaddr sa;
     int rv;
+    // Small frames must leave at once (Nagle's wait for an ACK the client
+    // delays costs up to 40 ms). nng 1.5.2's HTTP server has no options of
+    // its own; TCP_NODELAY reaches its TCP listener only through a
+    // WebSocket listener on the same host and port, which creates the
+    // server for nng_http_server_hold to find, and is then let go.
+    nng_stream_listener *nl = NULL;
+    snprintf(url, sizeof url, "ws://%s:%d/", host, *port);
+    if ((rv = nng_stream_listener_alloc(&nl, url)) != 0 ||
+        (rv = nng_stream_listener_set_bool(nl, NNG_OPT_TCP_NODELAY, true)) != 0)
+        goto fail;
     snprintf(url, sizeof url, "http://%s:%d", host, *port);
     if ((rv = nng_url_parse(&u, url)) != 0 ||
         (rv = nng_http_server_hold(&ws->http, u)) != 0)
         goto fail;
+    nng_stream_listener_free(nl);
+    nl = NULL;
     for (int i = 0; i < 3; i++) {
         size_t len = 0;
         if ((ws->files[i] = read_file(www, names[i], &len)) == NULL) {
@@ -647,6 +659,8 @@ chat_ws_start(struct chat_ws **out, struct chat_server *srv, const char *host,
 fail:
     if (u != NULL)
         nng_url_free(u);
+    if (nl != NULL)
+        nng_stream_listener_free(nl);
     chat_ws_stop(ws);
     return rv;
 }
