@@ -257,7 +257,8 @@ struct chat_io_ops {
     // (at once if nothing is). No report comes if the client never reads.
     void (*flush)(void *io);
     // header copies a request header (Origin, Host) into buf; false when
-    // absent. May be NULL (no headers: not a browser).
+    // absent. May be NULL: no headers, or a transport that applied the
+    // Origin rule itself (ws.c refuses before the upgrade).
     bool (*header)(void *io, const char *name, char *buf, size_t size);
     // ping asks the client for a sign of life (CHAT_IO_ALIVE answers).
     void (*ping)(void *io);

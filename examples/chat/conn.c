@@ -793,9 +793,9 @@ chat_origin_ok(const struct chat_config *cfg, const char *origin,
     return strcmp(origin, want) == 0;
 }
 
-// origin_ok applies the Origin rule to the transport's headers. ws.c
-// refuses a foreign Origin before the upgrade (403); this covers other
-// transports.
+// origin_ok applies the Origin rule to the transport's headers, for a
+// transport that has them (ws.c applies it itself, with 403, and has no
+// header op).
 static bool
 origin_ok(struct conn *c)
 {

@@ -53,8 +53,6 @@ struct wsio {
     nng_aio *rxa, *txa;
     tr_system *sys;
     tr_ref actor;
-    char origin[256], host[256];
-    bool has_origin, has_host;
     pthread_mutex_t mu; // guards what follows, and orders the reports
     bool closing;       // close() began: no reports, no new I/O
     bool ended;         // CHAT_IO_CLOSED was reported
@@ -364,19 +362,6 @@ wsio_flush(void *io)
     pthread_mutex_unlock(&w->mu);
 }
 
-static bool
-wsio_header(void *io, const char *name, char *buf, size_t size)
-{
-    struct wsio *w = io;
-    if (strcmp(name, "Origin") == 0 && w->has_origin)
-        snprintf(buf, size, "%s", w->origin);
-    else if (strcmp(name, "Host") == 0 && w->has_host)
-        snprintf(buf, size, "%s", w->host);
-    else
-        return false;
-    return true;
-}
-
 static void
 wsio_ping(void *io)
 {
@@ -427,7 +412,6 @@ static const struct chat_io_ops wsio_ops = {.bind = wsio_bind,
                                             .send = wsio_send,
                                             .drop = wsio_drop,
                                             .flush = wsio_flush,
-                                            .header = wsio_header,
                                             .ping = wsio_ping,
                                             .shut = wsio_shut,
                                             .close = wsio_close};
@@ -533,10 +517,6 @@ upgrade(nng_aio *aio)
         return;
     }
     pthread_mutex_init(&w->mu, NULL);
-    if ((w->has_origin = origin != NULL))
-        snprintf(w->origin, sizeof w->origin, "%s", origin);
-    if ((w->has_host = host != NULL))
-        snprintf(w->host, sizeof w->host, "%s", host);
     // Ours from here, the request too; the server forgets the connection.
     nng_http_hijack(conn);
     nng_http_req_free(req);
