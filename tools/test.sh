@@ -57,14 +57,15 @@ variant tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_SANITIZER=thread \
 # reproducer is printed (fuzz/README.md says how to replay it).
 fuzz() {
     local secs=${TR_FUZZ_SECONDS:-60} dir=build/fuzz t rc
+    local targets="frame pack wsframe"
     echo "== fuzz (clang, ASan+UBSan, ${secs} s per target)"
     CC=clang cmake -S . -B $dir -DTR_WERROR=ON -DTR_FUZZ=ON -DTR_TESTS=OFF \
         -DTR_BENCH=OFF -DTR_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         >/dev/null
-    cmake --build $dir -j"$jobs" --target fuzz_frame fuzz_pack fuzz_wsframe \
+    cmake --build $dir -j"$jobs" --target $(printf 'fuzz_%s ' $targets) \
         >build/fuzz.log 2>&1 || { cat build/fuzz.log; exit 1; }
     local -A pid
-    for t in frame pack wsframe; do
+    for t in $targets; do
         rm -rf "$dir/found-$t" "$dir/crash-$t"
         mkdir -p "$dir/found-$t" "$dir/crash-$t"
         "$dir/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 \
@@ -73,7 +74,7 @@ fuzz() {
             "$dir/found-$t" "fuzz/corpus/$t" >"$dir/fuzz_$t.log" 2>&1 &
         pid[$t]=$!
     done
-    for t in frame pack wsframe; do
+    for t in $targets; do
         rc=0
         wait "${pid[$t]}" || rc=$?
         if [ "$rc" -ne 0 ]; then
