@@ -559,7 +559,7 @@ tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
         else
             atomic_fetch_add_explicit(&st->pushed_far, 1, memory_order_relaxed);
     }
-    tr__mpsc_push(&a->mbox, &m->node);
+    tr__mbox_push(&a->mbox, &m->node);
     actor_schedule(sys, a);
     tr__count(sys, sh, sent);
     if (held)
@@ -705,7 +705,7 @@ handle_signals(tr_ctx *ctx)
 // Inlined by hand into both copies of actor_turn, as it was into the one
 // actor_run before blocking actors.
 static inline __attribute__((always_inline)) void
-deliver(tr_ctx *ctx, struct tr_msg *m)
+deliver(tr_ctx *ctx, struct tr_msg *m, bool blocking)
 {
     ctx->cur = m;
     int rc = tr__actor_beh(ctx->a)->receive(ctx, m);
@@ -716,7 +716,10 @@ deliver(tr_ctx *ctx, struct tr_msg *m)
         if (TR_UNLIKELY(ctx->sys->debug))
             debug_unhandled(ctx, m->type);
     }
-    tr__msg_free(m);
+    if (blocking)
+        tr__msg_free(m);
+    else
+        tr__msg_free_own(&ctx->shard->loop.pool, m);
     if (rc < 0 && rc != TR_EUNHANDLED)
         tr__begin_stop(ctx, rc);
 }
@@ -948,9 +951,9 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
     }
     unsigned handled = 0;
     bool bounded = has_flags(a, TR__A_BOUNDED);
-    struct tr__node *tail = a->mbox.tail; // stored back after the run
+    struct tr__node *out = a->mbox.out; // stored back after the run
     while (tr__actor_phase(a) == TR__PH_RUN) {
-        struct tr__node *n = tr__mpsc_pop_at(&a->mbox, &tail);
+        struct tr__node *n = tr__mbox_pop_at(&a->mbox, &out);
         if (n == NULL)
             break;
         struct tr_msg *m = tr__msg_of(n);
@@ -967,10 +970,10 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
         }
         if (what == MSG_DELIVER) {
             if (blocking)
-                a->mbox.tail = tail;
-            deliver(&ctx, m);
+                a->mbox.out = out;
+            deliver(&ctx, m, blocking);
             if (blocking) {
-                tail = a->mbox.tail;
+                out = a->mbox.out;
                 if (ctx.lent != NULL) {
                     tr__msg_free(ctx.lent);
                     ctx.lent = NULL;
@@ -983,7 +986,7 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
         if (++handled + ctx.sent >= sys->budget)
             break;
     }
-    a->mbox.tail = tail;
+    a->mbox.out = out;
     if (handled != 0) {
         if (!blocking) // a relaxed load and store, own shard
             atomic_store_explicit(
@@ -1008,12 +1011,12 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
         tr__actor_release(sys, a); // its own reference
         return TR__RUN_DONE;
     }
-    if (ph == TR__PH_RUN && (!tr__mpsc_empty(&a->mbox) || tr__later_busy(a)))
+    if (ph == TR__PH_RUN && (!tr__mbox_empty(&a->mbox) || tr__later_busy(a)))
         return TR__RUN_AGAIN;
     // seq_cst clear, then re-check: pairs with producers' push + fetch_or.
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
     if (!tr__stack_empty(&a->sig) ||
-        (ph == TR__PH_RUN && !tr__mpsc_empty(&a->mbox))) {
+        (ph == TR__PH_RUN && !tr__mbox_empty(&a->mbox))) {
         if (!(atomic_fetch_or(&a->word, TR__A_SCHED) & TR__A_SCHED))
             return TR__RUN_AGAIN;
     }
@@ -1078,7 +1081,7 @@ tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms)
             handle_signals(ctx);
         if (tr__actor_phase(a) != TR__PH_RUN)
             return TR_ECLOSED;
-        struct tr__node *n = tr__mpsc_pop(&a->mbox);
+        struct tr__node *n = tr__mbox_pop(&a->mbox);
         if (n != NULL) {
             struct tr_msg *m = tr__msg_of(n);
             astat_popped(a, 1);
@@ -1089,10 +1092,6 @@ tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms)
             *out = m;
             return 0;
         }
-        if (!tr__mpsc_empty(&a->mbox)) {
-            sched_yield(); // a push is half done
-            continue;
-        }
         if (end >= 0 && tr__now_ns() >= end)
             return TR_ETIMEDOUT;
         // Read the futex word before parking: any wake after this changes
@@ -1101,7 +1100,7 @@ tr_receive(tr_ctx *ctx, const tr_msg **out, int64_t timeout_ms)
         park_begin(a);
         // seq_cst clear, then re-check: pairs with producers' push and
         // fetch_or, as at the end of a turn.
-        if (tr__mpsc_empty(&a->mbox) && tr__stack_empty(&a->sig))
+        if (tr__mbox_empty(&a->mbox) && tr__stack_empty(&a->sig))
             tr__futex_wait(&bd->park, seq, end);
         park_end(a);
     }
@@ -1142,7 +1141,7 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
     }
     a->sched.run = actor_run;
     atomic_init(&a->sched.node.next, NULL);
-    tr__mpsc_init(&a->mbox);
+    tr__mbox_init(&a->mbox);
     tr__stack_init(&a->sig);
     atomic_init(&a->beh, b);
     a->parent = a->child_last = a->sib_prev = a->sib_next = 0;
@@ -1171,7 +1170,7 @@ tr__actor_free(tr_system *sys, struct tr__actor *a)
     struct tr__shard *sh = tr__cur_shard(sys);
     size_t extra = tr__actor_extra(atomic_load(&a->word));
     struct tr__node *n;
-    while ((n = tr__mpsc_pop(&a->mbox)) != NULL) {
+    while ((n = tr__mbox_pop(&a->mbox)) != NULL) {
         // The runtime's own messages (a DOWN to a watcher that is itself
         // stopping, say) are not counted: dead letters are user messages.
         if (tr__msg_of(n)->type < TR_MSG_SYSTEM)
@@ -1355,8 +1354,7 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     bool laters = tr__later_busy(a);
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
     if (!tr__stack_empty(&a->sig) || laters ||
-        atomic_load(&a->mbox.head) != &a->mbox.stub ||
-        tr__actor_phase(a) != TR__PH_RUN) {
+        atomic_load(&a->mbox.in) != NULL || tr__actor_phase(a) != TR__PH_RUN) {
         uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
         if (!(old & TR__A_SCHED))
             actor_post(sys, a, old);
@@ -1424,11 +1422,67 @@ tr_become(tr_ctx *ctx, const tr_behavior *b)
     return 0;
 }
 
+// send_own is the fast path of a send from an actor's handler on a loop
+// (type already checked): a small message to a plain actor (unbounded,
+// without stats, not an inbox or blocking) on the caller's own loop. Such
+// a target cannot die while we run (see actor.h), so it takes no
+// reference; the message comes from the loop's pool and a target made
+// runnable goes straight onto the loop's run queue. Everything else
+// returns SEND_SLOW for tr__send_full, which handles every case.
+#define SEND_SLOW 1
+
+static inline __attribute__((always_inline)) int
+send_own(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
+         uint64_t req_id)
+{
+    struct tr__shard *sh = ctx->shard;
+    tr_system *sys = ctx->sys;
+    if (TR_UNLIKELY(sh == NULL || len > TR__MSG_SMALL || len > sys->max_msg ||
+                    (len != 0 && data == NULL)))
+        return SEND_SLOW;
+    uint32_t idx = (uint32_t)(to.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
+    struct tr__slot *s = tr__slots_get(&sys->slots, idx);
+    if (TR_UNLIKELY(s == NULL))
+        return SEND_SLOW;
+    uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) |
+                    ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT) | TR__W_ALIVE;
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+    if (TR_UNLIKELY((w & ~TR__W_REFS) != want || TR__REF_NODE(to) != 0 ||
+                    idx == 0))
+        return SEND_SLOW;
+    struct tr__actor *a = s->actor;
+    if (TR_UNLIKELY(
+            atomic_load_explicit(&a->word, memory_order_relaxed) &
+            (TR__A_BOUNDED | TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)))
+        return SEND_SLOW;
+    struct tr_msg *m = tr__msg_take(&sh->loop.pool);
+    if (TR_UNLIKELY(m == NULL))
+        return SEND_SLOW;
+    m->type = type;
+    m->len = (uint32_t)len;
+    m->from = ctx->self;
+    m->req_id = req_id;
+    m->deadline_ns = 0;
+    tr__copy_small(m->data, data, len);
+    tr__mbox_push(&a->mbox, &m->node);
+    // actor_schedule, with the post known to be our own loop's.
+    if (!(atomic_load(&a->word) & TR__A_SCHED) &&
+        !(atomic_fetch_or(&a->word, TR__A_SCHED) & TR__A_SCHED))
+        tr__loop_post_own(&sh->loop, &a->sched);
+    tr__count(sys, sh, sent);
+    return 0;
+}
+
 int
 tr_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len)
 {
     ctx->sent++;
-    return tr__send(ctx->sys, ctx->self, to, type, data, len, 0);
+    if (type >= TR_MSG_SYSTEM)
+        return TR_EINVAL;
+    int rc = send_own(ctx, to, type, data, len, 0);
+    if (TR_LIKELY(rc != SEND_SLOW))
+        return rc;
+    return tr__send_any(ctx->sys, ctx->self, to, type, data, len, 0);
 }
 
 int
@@ -1441,7 +1495,12 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
     if (type >= TR_MSG_SYSTEM)
         return TR_EINVAL;
     // A reply to a request carries its id, marked as a reply.
-    uint64_t id = tr_msg_is_request(msg) ? msg->req_id | TR__REQ_REPLY : 0;
+    uint64_t id = msg->req_id != 0 && !(msg->req_id & TR__REQ_REPLY)
+                      ? msg->req_id | TR__REQ_REPLY
+                      : 0;
+    int rc = send_own(ctx, msg->from, type, data, len, id);
+    if (TR_LIKELY(rc != SEND_SLOW))
+        return rc;
     return tr__send_any(ctx->sys, ctx->self, msg->from, type, data, len, id);
 }
 

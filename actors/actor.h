@@ -86,7 +86,7 @@ enum { TR__PH_INIT, TR__PH_RUN, TR__PH_STOPPING, TR__PH_DEAD };
 
 struct tr__actor {
     struct tr__sched sched; // loop link and run function
-    struct tr__mpsc mbox;   // user messages
+    struct tr__mbox mbox;   // user messages
     struct tr__stack sig;   // system signals, handled first
     // Written by the owner loop (tr_become), read by anyone (alarms,
     // tr_actors_top): relaxed, through tr__actor_beh.
@@ -142,10 +142,11 @@ tr__bound_queued(struct tr__bound *bd)
     return (int32_t)(in - out) > 0 ? in - out : 0;
 }
 
-// 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
-// costs the runtime 112 bytes (128 with tr_config.actor_stats, whose
-// counters follow the record: 112 is a size class too).
-static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
+// 88 bytes, in jemalloc's 96-byte size class with up to 8 bytes of state:
+// with its 16-byte slot, an idle actor costs the runtime 112 bytes (128
+// with tr_config.actor_stats, whose counters follow the record: 112 is a
+// size class too).
+static_assert(sizeof(struct tr__actor) == 88, "actor record grew");
 
 // tr__astat follows the record of every actor of a system opened with
 // tr_config.actor_stats (TR__A_STATS), in the same allocation, before the
@@ -440,7 +441,17 @@ int tr__slots_alloc(struct tr__slots *t, struct tr__actor *a, unsigned loop,
                     uint32_t refs, tr_ref *out);
 // tr__slots_free recycles a slot whose actor is dead and unreferenced.
 void tr__slots_free(struct tr__slots *t, uint32_t slot);
-struct tr__slot *tr__slots_get(struct tr__slots *t, uint32_t slot);
+// tr__slots_get returns the slot of index `slot`, or NULL if its chunk was
+// never allocated. Thread: any.
+static inline struct tr__slot *
+tr__slots_get(struct tr__slots *t, uint32_t slot)
+{
+    // acquire: pairs with the release that published the chunk.
+    struct tr__slot *c = atomic_load_explicit(
+        &t->chunk[(slot & TR__SLOT_MASK) >> TR__CHUNK_BITS],
+        memory_order_acquire);
+    return c != NULL ? &c[slot & (TR__CHUNK - 1)] : NULL;
+}
 // tr__slots_acquire returns the actor named by `r` with a reference held,
 // or NULL. Thread: any.
 struct tr__actor *tr__slots_acquire(struct tr__slots *t, tr_ref r);

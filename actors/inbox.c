@@ -129,7 +129,7 @@ tr_inbox_recv(tr_inbox *ib, tr_msg **out, int64_t timeout_ms)
     int rc = 0;
     pthread_mutex_lock(&ib->mu);
     for (;;) {
-        struct tr__node *n = tr__mpsc_pop(&a->mbox);
+        struct tr__node *n = tr__mbox_pop(&a->mbox);
         if (n != NULL) {
             *out = tr__msg_of(n);
             break;
@@ -137,8 +137,8 @@ tr_inbox_recv(tr_inbox *ib, tr_msg **out, int64_t timeout_ms)
         // seq_cst clear then re-check: pairs with the producer's push and
         // fetch_or (see actors/actor.c).
         atomic_fetch_and(&a->word, ~TR__A_SCHED);
-        if (!tr__mpsc_empty(&a->mbox))
-            continue; // a push landed or is half done
+        if (!tr__mbox_empty(&a->mbox))
+            continue; // a push landed meanwhile
         if (tr__now_ns() >= end) {
             rc = TR_ETIMEDOUT;
             break;

@@ -25,16 +25,6 @@ tr__slots_fini(struct tr__slots *t)
     pthread_mutex_destroy(&t->lock);
 }
 
-struct tr__slot *
-tr__slots_get(struct tr__slots *t, uint32_t slot)
-{
-    // acquire: pairs with the release that published the chunk.
-    struct tr__slot *c = atomic_load_explicit(
-        &t->chunk[(slot & TR__SLOT_MASK) >> TR__CHUNK_BITS],
-        memory_order_acquire);
-    return c != NULL ? &c[slot & (TR__CHUNK - 1)] : NULL;
-}
-
 static uint64_t
 word_gen(uint64_t w)
 {

@@ -24,6 +24,16 @@
 #define tr__container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
+// TR__TLS declares the runtime's thread-local pointers (the loop and the
+// message pool a thread runs), read on every send: the initial-exec model
+// makes each read one instruction instead of a call, at the price of not
+// loading libtroupe with dlopen into a process short of static TLS space.
+#if defined(__GNUC__)
+#define TR__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define TR__TLS _Thread_local
+#endif
+
 // TR_CACHELINE separates fields written by different threads.
 #define TR_CACHELINE 64
 

@@ -16,24 +16,7 @@
 // syscalls; the cost is at most a few microseconds of CPU per idle period.
 #define LOOP_SPINS 256
 
-static _Thread_local struct tr__loop *loop_self;
-
-struct tr__loop *
-tr__loop_current(void)
-{
-    return loop_self;
-}
-
-static void
-rq_push(struct tr__loop *l, struct tr__node *n)
-{
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    if (l->rq_tail != NULL)
-        atomic_store_explicit(&l->rq_tail->next, n, memory_order_relaxed);
-    else
-        l->rq_head = n;
-    l->rq_tail = n;
-}
+TR__TLS struct tr__loop *tr__loop_self;
 
 static struct tr__node *
 rq_pop(struct tr__loop *l)
@@ -49,13 +32,21 @@ rq_pop(struct tr__loop *l)
 
 // Moves everything posted from other threads onto the local run queue.
 // Returns false when the ready queue looked empty.
-static bool
+static inline bool
 drain_ready(struct tr__loop *l)
 {
+    // Nothing posted since the last drain, which is what a busy loop
+    // mostly finds: one load instead of a call and a pop. (A queue whose
+    // head is not the stub holds something, or a node the last drain left
+    // for a half-done push; the pop below sorts that out.)
+    if (atomic_load_explicit(&l->ready.head, memory_order_relaxed) ==
+            &l->ready.stub &&
+        l->ready.tail == &l->ready.stub)
+        return false;
     bool any = false;
     struct tr__node *n;
     while ((n = tr__mpsc_pop(&l->ready)) != NULL) {
-        rq_push(l, n);
+        tr__rq_push(l, n);
         any = true;
     }
     return any;
@@ -155,8 +146,6 @@ loop_sleep(struct tr__loop *l)
     atomic_store(&l->sleeping, 0);
 }
 
-enum { PROBE_IDLE, PROBE_ARMED, PROBE_BUSY };
-
 // A sampled run: its duration. Afterwards it arms the lag probe for the
 // next post, if the probe is idle.
 static __attribute__((noinline)) int
@@ -167,11 +156,11 @@ run_timed(struct tr__loop *l, struct tr__sched *s)
     int again = s->run(s);
     l->timed_ns = 0;
     tr__hist_add(&l->run, tr__now_ns() - t0);
-    int idle = PROBE_IDLE;
+    int idle = TR__PROBE_IDLE;
     if (!l->manual)
-        atomic_compare_exchange_strong_explicit(&l->probe, &idle, PROBE_ARMED,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed);
+        atomic_compare_exchange_strong_explicit(
+            &l->probe, &idle, TR__PROBE_ARMED, memory_order_relaxed,
+            memory_order_relaxed);
     return again;
 }
 
@@ -184,7 +173,7 @@ probe_run(struct tr__sched *s)
     tr__hist_add(&l->lag,
                  tr__now_ns() -
                      atomic_load_explicit(&l->probe_ns, memory_order_relaxed));
-    atomic_store_explicit(&l->probe, PROBE_IDLE, memory_order_relaxed);
+    atomic_store_explicit(&l->probe, TR__PROBE_IDLE, memory_order_relaxed);
     return TR__RUN_DONE;
 }
 
@@ -205,14 +194,14 @@ run_one(struct tr__loop *l, struct tr__node *n)
         again = s->run(s);
     atomic_store_explicit(&l->busy, 0, memory_order_relaxed);
     if (again == TR__RUN_AGAIN)
-        rq_push(l, n);
+        tr__rq_push(l, n);
 }
 
 static void *
 loop_main(void *arg)
 {
     struct tr__loop *l = arg;
-    loop_self = l;
+    tr__loop_self = l;
     tr__msgpool_self = &l->pool;
     if (l->cpu >= 0) {
         cpu_set_t set;
@@ -237,7 +226,7 @@ loop_main(void *arg)
         loop_sleep(l);
     }
     tr__msgpool_self = NULL;
-    loop_self = NULL;
+    tr__loop_self = NULL;
     return NULL;
 }
 
@@ -252,7 +241,7 @@ loop_init(struct tr__loop *l, unsigned index, int cpu, bool manual,
             mask = mask * 2 + 1;
     }
     l->sample_mask = mask;
-    atomic_init(&l->probe, PROBE_IDLE);
+    atomic_init(&l->probe, TR__PROBE_IDLE);
     atomic_init(&l->probe_ns, 0);
     l->probe_sched.run = probe_run;
     atomic_init(&l->probe_sched.node.next, NULL);
@@ -287,9 +276,9 @@ tr__loop_start_manual(struct tr__loop *l, unsigned index)
 size_t
 tr__loop_run(struct tr__loop *l)
 {
-    struct tr__loop *was = loop_self;
+    struct tr__loop *was = tr__loop_self;
     struct tr__msgpool *was_pool = tr__msgpool_self;
-    loop_self = l;
+    tr__loop_self = l;
     tr__msgpool_self = &l->pool;
     size_t runs = 0;
     for (;;) {
@@ -305,7 +294,7 @@ tr__loop_run(struct tr__loop *l)
         runs++;
     }
     tr__msgpool_self = was_pool;
-    loop_self = was;
+    tr__loop_self = was;
     return runs;
 }
 
@@ -358,15 +347,15 @@ loop_wake(struct tr__loop *l)
 static __attribute__((noinline)) void
 probe_claim(struct tr__loop *l)
 {
-    int armed = PROBE_ARMED;
-    if (!atomic_compare_exchange_strong_explicit(&l->probe, &armed, PROBE_BUSY,
-                                                 memory_order_relaxed,
-                                                 memory_order_relaxed))
+    int armed = TR__PROBE_ARMED;
+    if (!atomic_compare_exchange_strong_explicit(
+            &l->probe, &armed, TR__PROBE_BUSY, memory_order_relaxed,
+            memory_order_relaxed))
         return;
     // Published to the loop by the marker's push (release, acquire).
     atomic_store_explicit(&l->probe_ns, tr__now_ns(), memory_order_relaxed);
-    if (loop_self == l)
-        rq_push(l, &l->probe_sched.node);
+    if (tr__loop_self == l)
+        tr__rq_push(l, &l->probe_sched.node);
     else
         tr__mpsc_push(&l->ready, &l->probe_sched.node);
 }
@@ -375,10 +364,10 @@ void
 tr__loop_post(struct tr__loop *l, struct tr__sched *s)
 {
     if (TR_UNLIKELY(atomic_load_explicit(&l->probe, memory_order_relaxed) ==
-                    PROBE_ARMED))
+                    TR__PROBE_ARMED))
         probe_claim(l);
-    if (loop_self == l) {
-        rq_push(l, &s->node);
+    if (tr__loop_self == l) {
+        tr__rq_push(l, &s->node);
         return;
     }
     tr__mpsc_push(&l->ready, &s->node);

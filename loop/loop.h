@@ -40,6 +40,9 @@
 
 enum { TR__RUN_DONE = 0, TR__RUN_AGAIN = 1 };
 
+// States of a loop's lag probe (see design notes).
+enum { TR__PROBE_IDLE, TR__PROBE_ARMED, TR__PROBE_BUSY };
+
 struct tr__sched {
     struct tr__node node; // link in a run or ready queue
     int (*run)(struct tr__sched *s);
@@ -152,13 +155,44 @@ void tr__loop_stop(struct tr__loop *l);
 // loop sharing messages with it has stopped. Thread: any.
 void tr__loop_fini(struct tr__loop *l);
 
+// tr__loop_self is the loop the calling thread runs, or NULL; read it
+// through tr__loop_current.
+extern TR__TLS struct tr__loop *tr__loop_self;
+
 // tr__loop_current returns the loop the calling thread runs, or NULL.
 // Thread: any.
-struct tr__loop *tr__loop_current(void);
+static inline struct tr__loop *
+tr__loop_current(void)
+{
+    return tr__loop_self;
+}
 
 // tr__loop_post queues `s` to run on `l`: straight into the local run
 // queue when called from `l`'s own thread, else through the ready queue,
 // waking `l` if it sleeps. Thread: any.
 void tr__loop_post(struct tr__loop *l, struct tr__sched *s);
+
+// tr__rq_push appends `n` to the loop's local run queue. Thread: owner.
+static inline void
+tr__rq_push(struct tr__loop *l, struct tr__node *n)
+{
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    if (l->rq_tail != NULL)
+        atomic_store_explicit(&l->rq_tail->next, n, memory_order_relaxed);
+    else
+        l->rq_head = n;
+    l->rq_tail = n;
+}
+
+// tr__loop_post_own is tr__loop_post from `l`'s own thread. Thread: owner.
+static inline void
+tr__loop_post_own(struct tr__loop *l, struct tr__sched *s)
+{
+    if (TR_UNLIKELY(atomic_load_explicit(&l->probe, memory_order_relaxed) ==
+                    TR__PROBE_ARMED))
+        tr__loop_post(l, s); // claims the probe
+    else
+        tr__rq_push(l, &s->node);
+}
 
 #endif // TR_LOOP_LOOP_H

@@ -2,7 +2,7 @@
 // Copyright 2026 the troupe authors
 #include "msg.h"
 
-_Thread_local struct tr__msgpool *tr__msgpool_self;
+TR__TLS struct tr__msgpool *tr__msgpool_self;
 
 #define POOLED_SIZE (sizeof(struct tr_msg) + TR__MSG_SMALL)
 

@@ -30,6 +30,7 @@
 #include <troupe.h>
 
 #include <stdbool.h>
+#include <string.h>
 
 struct tr__msgpool;
 
@@ -54,7 +55,7 @@ struct tr__msgpool {
 };
 
 // tr__msgpool_self is the calling thread's pool, NULL off the loops.
-extern _Thread_local struct tr__msgpool *tr__msgpool_self;
+extern TR__TLS struct tr__msgpool *tr__msgpool_self;
 
 void tr__msgpool_init(struct tr__msgpool *p);
 // tr__msgpool_fini frees the pool's free messages. Every message it handed
@@ -74,6 +75,56 @@ static inline struct tr_msg *
 tr__msg_of(struct tr__node *n)
 {
     return tr__container_of(n, struct tr_msg, node);
+}
+
+// tr__msg_take returns a free message of pool `p` (its `pool` field set,
+// every other header field to be filled by the caller), or NULL when the
+// free list is empty: the inline fast path of tr__msg_alloc.
+// Thread: p's owner.
+static inline struct tr_msg *
+tr__msg_take(struct tr__msgpool *p)
+{
+    struct tr__node *n = p->free;
+    if (n == NULL)
+        return NULL;
+    p->free = atomic_load_explicit(&n->next, memory_order_relaxed);
+    p->nfree--;
+    return tr__msg_of(n);
+}
+
+// tr__msg_free_own is tr__msg_free on the thread that owns `p`: a message
+// of p's goes straight back onto its free list. Thread: p's owner.
+static inline void
+tr__msg_free_own(struct tr__msgpool *p, struct tr_msg *m)
+{
+    if (m->pool == p && p->nfree < TR__POOL_CAP) {
+        atomic_store_explicit(&m->node.next, p->free, memory_order_relaxed);
+        p->free = &m->node;
+        p->nfree++;
+    } else {
+        tr__msg_free(m);
+    }
+}
+
+// tr__copy_small copies n <= TR__MSG_SMALL bytes without a call: a few
+// word moves (overlapping at the end) instead of memcpy's dispatch.
+static inline void
+tr__copy_small(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            memcpy(d + i, s + i, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n != 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
 }
 
 #endif // TR_MAILBOX_MSG_H

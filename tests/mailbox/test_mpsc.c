@@ -36,11 +36,45 @@ test_push_pop_keeps_order(void **state)
     assert_true(tr__mpsc_empty(&q));
 }
 
+static void
+test_mbox_keeps_order_across_refills(void **state)
+{
+    (void)state;
+    struct tr__mbox q;
+    struct item it[6];
+    for (unsigned i = 0; i < 6; i++)
+        it[i].seq = i;
+    tr__mbox_init(&q);
+    assert_true(tr__mbox_empty(&q));
+    assert_null(tr__mbox_pop(&q));
+    // One message, the common case: taken, and the mailbox is empty.
+    tr__mbox_push(&q, &it[0].node);
+    assert_false(tr__mbox_empty(&q));
+    assert_ptr_equal(tr__mbox_pop(&q), &it[0].node);
+    assert_true(tr__mbox_empty(&q));
+    // Pushes that land while the consumer's FIFO still holds some come
+    // after all of those.
+    for (int i = 1; i <= 3; i++)
+        tr__mbox_push(&q, &it[i].node);
+    assert_ptr_equal(tr__mbox_pop(&q), &it[1].node);
+    tr__mbox_push(&q, &it[4].node);
+    tr__mbox_push(&q, &it[5].node);
+    assert_false(tr__mbox_empty(&q));
+    // A consumer popping a batch keeps the FIFO head in a local.
+    struct tr__node *out = q.out;
+    for (int i = 2; i <= 5; i++)
+        assert_ptr_equal(tr__mbox_pop_at(&q, &out), &it[i].node);
+    assert_null(tr__mbox_pop_at(&q, &out));
+    q.out = out;
+    assert_true(tr__mbox_empty(&q));
+}
+
 #define PRODUCERS    4
 #define PER_PRODUCER 100000
 
 struct producer {
     struct tr__mpsc *q;
+    struct tr__mbox *mb; // instead of q, when set
     struct item *items;
     unsigned id;
 };
@@ -52,22 +86,29 @@ produce(void *arg)
     for (unsigned i = 0; i < PER_PRODUCER; i++) {
         p->items[i].producer = p->id;
         p->items[i].seq = i;
-        tr__mpsc_push(p->q, &p->items[i].node);
+        if (p->mb != NULL)
+            tr__mbox_push(p->mb, &p->items[i].node);
+        else
+            tr__mpsc_push(p->q, &p->items[i].node);
     }
     return NULL;
 }
 
+// Four producers at once, with the consumer taking as they push: nothing
+// lost, nothing twice, each producer's items in its order. `mbox` picks
+// the mailbox (tr__mbox) instead of tr__mpsc.
 static void
-test_many_producers_lose_nothing_and_keep_order(void **state)
+many_producers(bool mbox)
 {
-    (void)state;
     struct tr__mpsc q;
+    struct tr__mbox mb;
     tr__mpsc_init(&q);
+    tr__mbox_init(&mb);
     pthread_t th[PRODUCERS];
     struct producer p[PRODUCERS];
     for (unsigned i = 0; i < PRODUCERS; i++) {
-        p[i] =
-            (struct producer){&q, calloc(PER_PRODUCER, sizeof(struct item)), i};
+        p[i] = (struct producer){&q, mbox ? &mb : NULL,
+                                 calloc(PER_PRODUCER, sizeof(struct item)), i};
         assert_non_null(p[i].items);
         assert_int_equal(pthread_create(&th[i], NULL, produce, &p[i]), 0);
     }
@@ -75,7 +116,7 @@ test_many_producers_lose_nothing_and_keep_order(void **state)
     unsigned got = 0;
     int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
     while (got < PRODUCERS * PER_PRODUCER && tr_now_ns() < end) {
-        struct tr__node *n = tr__mpsc_pop(&q);
+        struct tr__node *n = mbox ? tr__mbox_pop(&mb) : tr__mpsc_pop(&q);
         if (n == NULL)
             continue;
         struct item *it = (struct item *)n;
@@ -90,8 +131,24 @@ test_many_producers_lose_nothing_and_keep_order(void **state)
     assert_int_equal(got, PRODUCERS * PER_PRODUCER);
     assert_null(tr__mpsc_pop(&q));
     assert_true(tr__mpsc_empty(&q));
+    assert_null(tr__mbox_pop(&mb));
+    assert_true(tr__mbox_empty(&mb));
     for (unsigned i = 0; i < PRODUCERS; i++)
         free(p[i].items);
+}
+
+static void
+test_many_producers_lose_nothing_and_keep_order(void **state)
+{
+    (void)state;
+    many_producers(false);
+}
+
+static void
+test_mbox_many_producers_lose_nothing_and_keep_order(void **state)
+{
+    (void)state;
+    many_producers(true);
 }
 
 struct stack_producer {
@@ -153,6 +210,8 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_pop_keeps_order),
         cmocka_unit_test(test_many_producers_lose_nothing_and_keep_order),
+        cmocka_unit_test(test_mbox_keeps_order_across_refills),
+        cmocka_unit_test(test_mbox_many_producers_lose_nothing_and_keep_order),
         cmocka_unit_test(test_stack_take_returns_push_order),
     };
     test_main("mailbox/mpsc", tests, argc, argv);
