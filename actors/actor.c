@@ -1422,42 +1422,19 @@ tr_become(tr_ctx *ctx, const tr_behavior *b)
     return 0;
 }
 
-// send_own is the fast path of a send from an actor's handler on a loop
-// (type already checked): a small message to a plain actor (unbounded,
-// without stats, not an inbox or blocking) on the caller's own loop. Such
-// a target cannot die while we run (see actor.h), so it takes no
-// reference; the message comes from the loop's pool and a target made
-// runnable goes straight onto the loop's run queue. Everything else
-// returns SEND_SLOW for tr__send_full, which handles every case.
-#define SEND_SLOW 1
+// The fast paths of a send from an actor's handler on a loop (type
+// already checked): a small message to an actor on a loop, without stats,
+// not an inbox or blocking, from the caller's loop pool without a call.
+// Anything else goes to tr__send_full, which handles every case: as a tail
+// call, so the fast path saves no registers.
 
-static inline __attribute__((always_inline)) int
-send_own(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
-         uint64_t req_id)
+// Fills `m` and queues it on `a`, posting `a` if it was idle: on the
+// caller's own loop straight onto the run queue.
+static inline __attribute__((always_inline)) void
+send_push(tr_ctx *ctx, struct tr__shard *sh, struct tr__actor *a,
+          struct tr_msg *m, uint32_t type, const void *data, size_t len,
+          uint64_t req_id, bool own)
 {
-    struct tr__shard *sh = ctx->shard;
-    tr_system *sys = ctx->sys;
-    if (TR_UNLIKELY(sh == NULL || len > TR__MSG_SMALL || len > sys->max_msg ||
-                    (len != 0 && data == NULL)))
-        return SEND_SLOW;
-    uint32_t idx = (uint32_t)(to.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
-    struct tr__slot *s = tr__slots_get(&sys->slots, idx);
-    if (TR_UNLIKELY(s == NULL))
-        return SEND_SLOW;
-    uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) |
-                    ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT) | TR__W_ALIVE;
-    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-    if (TR_UNLIKELY((w & ~TR__W_REFS) != want || TR__REF_NODE(to) != 0 ||
-                    idx == 0))
-        return SEND_SLOW;
-    struct tr__actor *a = s->actor;
-    if (TR_UNLIKELY(
-            atomic_load_explicit(&a->word, memory_order_relaxed) &
-            (TR__A_BOUNDED | TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)))
-        return SEND_SLOW;
-    struct tr_msg *m = tr__msg_take(&sh->loop.pool);
-    if (TR_UNLIKELY(m == NULL))
-        return SEND_SLOW;
     m->type = type;
     m->len = (uint32_t)len;
     m->from = ctx->self;
@@ -1465,12 +1442,103 @@ send_own(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
     m->deadline_ns = 0;
     tr__copy_small(m->data, data, len);
     tr__mbox_push(&a->mbox, &m->node);
-    // actor_schedule, with the post known to be our own loop's.
-    if (!(atomic_load(&a->word) & TR__A_SCHED) &&
-        !(atomic_fetch_or(&a->word, TR__A_SCHED) & TR__A_SCHED))
-        tr__loop_post_own(&sh->loop, &a->sched);
-    tr__count(sys, sh, sent);
+    if (!(atomic_load(&a->word) & TR__A_SCHED)) {
+        uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
+        if (!(old & TR__A_SCHED)) {
+            if (own)
+                tr__loop_post_own(&sh->loop, &a->sched);
+            else
+                tr__loop_post(&ctx->sys->shards[old >> TR__A_LOOP_SHIFT].loop,
+                              &a->sched);
+        }
+    }
+    tr__count(ctx->sys, sh, sent);
+}
+
+// The general path, with six arguments, so that calling it is a jump.
+static __attribute__((noinline)) int
+send_slow(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
+          uint64_t req_id)
+{
+    return tr__send_full(ctx->sys, ctx->self, to, type, data, len, req_id, 0);
+}
+
+// To an actor on another loop (`to` is local and its slot exists): a
+// reference from the lookup to the end, as tr__send_full takes, and the
+// bounded mailbox's admission.
+static __attribute__((noinline)) int
+send_far(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
+         uint64_t req_id)
+{
+    struct tr__shard *sh = ctx->shard;
+    tr_system *sys = ctx->sys;
+    struct tr__slot *s = tr__slots_get(
+        &sys->slots, (uint32_t)(to.bits >> TR__GEN_BITS) & TR__SLOT_MASK);
+    const uint64_t loop_bits = (uint64_t)0xFF << TR__W_LOOPSHIFT;
+    uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) | TR__W_ALIVE;
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+    do {
+        if ((w & ~(TR__W_REFS | loop_bits)) != want ||
+            (w & loop_bits) == ((uint64_t)TR__NO_LOOP << TR__W_LOOPSHIFT) ||
+            (w & TR__W_REFS) == TR__W_REFS) // gone, stale, off the loops...
+            return send_slow(ctx, to, type, data, len, req_id);
+        // acquire: the actor stays allocated while we hold the reference.
+    } while (!atomic_compare_exchange_weak_explicit(
+        &s->word, &w, w + 1, memory_order_acquire, memory_order_acquire));
+    struct tr__actor *a = s->actor;
+    uint32_t aw = atomic_load_explicit(&a->word, memory_order_relaxed);
+    int rc;
+    if (aw & (TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)) {
+        tr__actor_release(sys, a);
+        return send_slow(ctx, to, type, data, len, req_id);
+    }
+    if ((aw & TR__A_BOUNDED) && (rc = bound_admit(sys, sh, a)) != 0)
+        goto out; // refused (TR_EFULL) or dropped
+    struct tr_msg *m = tr__msg_take(&sh->loop.pool);
+    if (m == NULL && (m = tr__msg_alloc(type, len, true)) == NULL) {
+        if (aw & TR__A_BOUNDED)
+            bound_unadmit(tr__bound_of(a));
+        rc = TR_ENOMEM;
+        goto out;
+    }
+    send_push(ctx, sh, a, m, type, data, len, req_id, false);
+    rc = 0;
+out:
+    tr__actor_release(sys, a);
+    return rc == TR__DROPPED ? 0 : rc;
+}
+
+static inline __attribute__((always_inline)) int
+send_fast(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
+          uint64_t req_id)
+{
+    struct tr__shard *sh = ctx->shard;
+    tr_system *sys = ctx->sys;
+    if (TR_UNLIKELY(sh == NULL || len > TR__MSG_SMALL || len > sys->max_msg ||
+                    (len != 0 && data == NULL) || TR__REF_NODE(to) != 0))
+        goto slow;
+    uint32_t idx = (uint32_t)(to.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
+    struct tr__slot *s = tr__slots_get(&sys->slots, idx);
+    if (TR_UNLIKELY(s == NULL || idx == 0))
+        goto slow;
+    uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) | TR__W_ALIVE;
+    uint64_t own = want | ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT);
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+    if (TR_UNLIKELY((w & ~TR__W_REFS) != own))
+        return send_far(ctx, to, type, data, len, req_id);
+    // On our own loop: the target cannot die while we run (see actor.h).
+    struct tr__actor *a = s->actor;
+    if (TR_UNLIKELY(
+            atomic_load_explicit(&a->word, memory_order_relaxed) &
+            (TR__A_BOUNDED | TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)))
+        goto slow;
+    struct tr_msg *m = tr__msg_take(&sh->loop.pool);
+    if (TR_UNLIKELY(m == NULL))
+        goto slow;
+    send_push(ctx, sh, a, m, type, data, len, req_id, true);
     return 0;
+slow:
+    return send_slow(ctx, to, type, data, len, req_id);
 }
 
 int
@@ -1479,10 +1547,7 @@ tr_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len)
     ctx->sent++;
     if (type >= TR_MSG_SYSTEM)
         return TR_EINVAL;
-    int rc = send_own(ctx, to, type, data, len, 0);
-    if (TR_LIKELY(rc != SEND_SLOW))
-        return rc;
-    return tr__send_any(ctx->sys, ctx->self, to, type, data, len, 0);
+    return send_fast(ctx, to, type, data, len, 0);
 }
 
 int
@@ -1498,10 +1563,7 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
     uint64_t id = msg->req_id != 0 && !(msg->req_id & TR__REQ_REPLY)
                       ? msg->req_id | TR__REQ_REPLY
                       : 0;
-    int rc = send_own(ctx, msg->from, type, data, len, id);
-    if (TR_LIKELY(rc != SEND_SLOW))
-        return rc;
-    return tr__send_any(ctx->sys, ctx->self, msg->from, type, data, len, id);
+    return send_fast(ctx, msg->from, type, data, len, id);
 }
 
 // Which signals an actor takes: an inbox cannot be stopped, and only a
