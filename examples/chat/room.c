@@ -69,10 +69,15 @@ room_init(tr_ctx *ctx, const void *arg, size_t len)
         return TR_ELIMIT;
     }
     // Registering is the atomic step: two joiners on this node that both
-    // found no room spawn two, and the second one's init fails here.
+    // found no room spawn two, and the second one's init fails here. That
+    // loser must not unregister: the name is the winner's (tr_unregister
+    // goes by name), and a room without it gets a twin from the next join.
     int rc = tr_register(sys, r->reg, tr_self(ctx));
-    if (rc == 0)
-        rc = tr_pg_join(sys, CHAT_ROOMS_GROUP, tr_self(ctx));
+    if (rc != 0) {
+        atomic_fetch_sub(&r->srv->rooms, 1);
+        return rc;
+    }
+    rc = tr_pg_join(sys, CHAT_ROOMS_GROUP, tr_self(ctx));
     // A room whose creator never joins (it went away) must not linger.
     if (rc == 0)
         rc = tr_send_after(ctx, tr_self(ctx), CHAT_TICK, NULL, 0,
