@@ -34,12 +34,15 @@ state_bytes(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
+// The record keeps its slot's generation, so naming an actor reads only
+// the record: the slot's word is written by every sender on another loop
+// (its reference count), and reading it on each turn would pull that
+// cache line back and forth between the loops.
 tr_ref
 tr__actor_ref(tr_system *sys, struct tr__actor *a)
 {
-    struct tr__slot *s = tr__slots_get(&sys->slots, a->slot);
-    uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
-    return tr__ref_make(a->slot, (uint32_t)(w >> TR__W_GENSHIFT));
+    (void)sys;
+    return tr__ref_make(a->slot, a->gen);
 }
 
 void
@@ -1147,7 +1150,7 @@ tr__actor_alloc(struct tr__actor **out, tr_system *sys, const tr_behavior *b,
     a->parent = a->child_last = a->sib_prev = a->sib_next = 0;
     a->ext = NULL;
     atomic_init(&a->word, word);
-    a->slot = 0;
+    a->slot = a->gen = 0;
     a->state_size = (uint32_t)ssz;
     a->reason = 0;
     if (word & TR__A_STATS) {
@@ -1305,7 +1308,6 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
         tr__actor_free(sys, a);
         return rc;
     }
-    a->slot = (uint32_t)(self.bits >> TR__GEN_BITS);
     if (parent != NULL && opts != NULL && opts->shutdown_ms != 0 &&
         (rc = shutdown_note(parent, a->slot, opts->shutdown_ms)) != 0) {
         tr__actor_kill(sys, a);

@@ -100,7 +100,8 @@ struct tr__actor {
     uint32_t sib_prev;     // older sibling; parent's loop (root: root_lock)
     uint32_t sib_next;     // newer sibling; likewise
     _Atomic uint32_t word; // flag, phase, flags, loop (see notes)
-    uint32_t slot;         // constant
+    uint32_t slot;         // constant once published
+    uint32_t gen;          // the slot's generation for this actor: constant
     uint32_t state_size;   // bytes after the record, 16-aligned
     int32_t reason;        // exit reason once stopping
 };
@@ -142,11 +143,10 @@ tr__bound_queued(struct tr__bound *bd)
     return (int32_t)(in - out) > 0 ? in - out : 0;
 }
 
-// 88 bytes, in jemalloc's 96-byte size class with up to 8 bytes of state:
-// with its 16-byte slot, an idle actor costs the runtime 112 bytes (128
-// with tr_config.actor_stats, whose counters follow the record: 112 is a
-// size class too).
-static_assert(sizeof(struct tr__actor) == 88, "actor record grew");
+// 96 bytes, a jemalloc size class: with its 16-byte slot, an idle actor
+// costs the runtime 112 bytes (128 with tr_config.actor_stats, whose
+// counters follow the record: 112 is a size class too).
+static_assert(sizeof(struct tr__actor) == 96, "actor record grew");
 
 // tr__astat follows the record of every actor of a system opened with
 // tr_config.actor_stats (TR__A_STATS), in the same allocation, before the
@@ -435,8 +435,9 @@ tr__cur_shard(tr_system *sys)
 // slots.c
 int tr__slots_init(struct tr__slots *t);
 void tr__slots_fini(struct tr__slots *t);
-// tr__slots_alloc binds a fresh slot to `a` with `refs` references, alive.
-// Returns 0 or TR_ELIMIT/TR_ENOMEM. Thread: any.
+// tr__slots_alloc binds a fresh slot to `a` with `refs` references, alive,
+// and sets a->slot and a->gen before publishing it. Returns 0 or
+// TR_ELIMIT/TR_ENOMEM. Thread: any.
 int tr__slots_alloc(struct tr__slots *t, struct tr__actor *a, unsigned loop,
                     uint32_t refs, tr_ref *out);
 // tr__slots_free recycles a slot whose actor is dead and unreferenced.

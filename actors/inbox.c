@@ -55,7 +55,6 @@ tr_inbox_alloc(tr_inbox **out, tr_system *sys)
         tr__actor_free(sys, ib->a); // also destroys ib
         return rc;
     }
-    ib->a->slot = (uint32_t)(ib->ref.bits >> TR__GEN_BITS);
     atomic_fetch_add(&sys->inboxes, 1);
     *out = ib;
     return 0;

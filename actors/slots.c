@@ -67,6 +67,8 @@ tr__slots_alloc(struct tr__slots *t, struct tr__actor *a, unsigned loop,
     s->actor = a;
     uint64_t gen =
         word_gen(atomic_load_explicit(&s->word, memory_order_relaxed));
+    a->slot = idx;
+    a->gen = (uint32_t)gen;
     // release: publishes s->actor and the actor's fields to lookups.
     atomic_store_explicit(&s->word,
                           (gen << TR__W_GENSHIFT) |
