@@ -955,17 +955,18 @@ actor_turn(struct tr__actor *a, tr_system *sys, struct tr__shard *sh,
     unsigned handled = 0;
     bool bounded = has_flags(a, TR__A_BOUNDED);
     struct tr__node *out = a->mbox.out; // stored back after the run
+    // For the watchdog, relaxed stores to the loop's shard: the behaviour's
+    // name once a turn (tr_become stores it again), the type per message.
+    if (!blocking)
+        atomic_store_explicit(&sh->cur_name, tr__actor_beh(a)->name,
+                              memory_order_relaxed);
     while (tr__actor_phase(a) == TR__PH_RUN) {
         struct tr__node *n = tr__mbox_pop_at(&a->mbox, &out);
         if (n == NULL)
             break;
         struct tr_msg *m = tr__msg_of(n);
-        if (!blocking) {
-            // For the watchdog: two relaxed stores to the loop's shard.
-            atomic_store_explicit(&sh->cur_name, tr__actor_beh(a)->name,
-                                  memory_order_relaxed);
+        if (!blocking)
             atomic_store_explicit(&sh->cur_type, m->type, memory_order_relaxed);
-        }
         int what = msg_admit(&ctx, sh, m, bounded);
         if (what == MSG_DROPPED) {
             astat_popped(a, 1); // rare: drop-oldest under overload
@@ -1421,6 +1422,9 @@ tr_become(tr_ctx *ctx, const tr_behavior *b)
         state_bytes(b->state_size) > ctx->a->state_size)
         return TR_EINVAL;
     atomic_store_explicit(&ctx->a->beh, b, memory_order_relaxed);
+    if (ctx->shard != NULL) // the watchdog's name for what runs
+        atomic_store_explicit(&ctx->shard->cur_name, b->name,
+                              memory_order_relaxed);
     return 0;
 }
 
