@@ -125,6 +125,8 @@ sleep_ms(struct tr__loop *l)
 static void
 loop_sleep(struct tr__loop *l)
 {
+    // Nothing to run: give other loops back the messages we hold of theirs.
+    tr__msgpool_flush(&l->pool);
     for (int i = 0; i < LOOP_SPINS; i++) {
         if (!tr__mpsc_empty(&l->ready) || atomic_load(&l->quit))
             return;
@@ -225,6 +227,7 @@ loop_main(void *arg)
             break;
         loop_sleep(l);
     }
+    tr__msgpool_flush(&l->pool);
     tr__msgpool_self = NULL;
     tr__loop_self = NULL;
     return NULL;
@@ -293,6 +296,7 @@ tr__loop_run(struct tr__loop *l)
         run_one(l, n); // the watchdog is off in manual mode; marks are cheap
         runs++;
     }
+    tr__msgpool_flush(&l->pool);
     tr__msgpool_self = was_pool;
     tr__loop_self = was;
     return runs;

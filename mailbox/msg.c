@@ -11,7 +11,51 @@ tr__msgpool_init(struct tr__msgpool *p)
 {
     p->free = NULL;
     p->nfree = 0;
+    for (unsigned i = 0; i < TR__RET_OWNERS; i++)
+        p->owed[i] = (struct tr__msgret){0};
     tr__stack_init(&p->returned);
+}
+
+// Pushes a chain onto `to`'s returned stack with one CAS.
+static void
+ret_flush(struct tr__msgret *r)
+{
+    if (r->n == 0)
+        return;
+    struct tr__stack *s = &r->to->returned;
+    struct tr__node *top = atomic_load_explicit(&s->top, memory_order_relaxed);
+    do {
+        atomic_store_explicit(&r->tail->next, top, memory_order_relaxed);
+        // seq_cst on success, as tr__stack_push: publishes the chain.
+    } while (!atomic_compare_exchange_weak_explicit(
+        &s->top, &top, r->head, memory_order_seq_cst, memory_order_relaxed));
+    r->head = r->tail = NULL;
+    r->n = 0;
+}
+
+void
+tr__msgpool_flush(struct tr__msgpool *p)
+{
+    for (unsigned i = 0; i < TR__RET_OWNERS; i++)
+        ret_flush(&p->owed[i]);
+}
+
+// Owes `m` to its pool `to`, from pool `self`'s thread.
+static void
+ret_owe(struct tr__msgpool *self, struct tr__msgpool *to, struct tr_msg *m)
+{
+    struct tr__msgret *r =
+        &self->owed[((uintptr_t)to / TR_CACHELINE) % TR__RET_OWNERS];
+    if (r->to != to) {
+        ret_flush(r); // another owner had the place
+        r->to = to;
+    }
+    atomic_store_explicit(&m->node.next, r->head, memory_order_relaxed);
+    if (r->head == NULL)
+        r->tail = &m->node;
+    r->head = &m->node;
+    if (++r->n == TR__RET_BATCH)
+        ret_flush(r);
 }
 
 static void
@@ -101,6 +145,8 @@ tr__msg_free(struct tr_msg *m)
         } else {
             tr__free(m, POOLED_SIZE);
         }
+    } else if (tr__msgpool_self != NULL) {
+        ret_owe(tr__msgpool_self, p, m);
     } else {
         tr__stack_push(&p->returned, &m->node);
     }

@@ -22,6 +22,11 @@
 //   come from the allocator (pool NULL).
 // - A pool must outlive every message it handed out: the system destroys
 //   pools only after every loop thread has been joined.
+// - A loop frees another loop's messages in batches: it chains them per
+//   owner (a few owners at a time) and pushes a chain of TR__RET_BATCH with
+//   one CAS, and what it holds when it goes idle or stops. One CAS per
+//   message on the owner's `returned` line, which the owner exchanges on
+//   every refill, cost more than the rest of the return.
 #ifndef TR_MAILBOX_MSG_H
 #define TR_MAILBOX_MSG_H
 
@@ -45,12 +50,22 @@ struct tr_msg {
     alignas(16) unsigned char data[];
 };
 
-#define TR__MSG_SMALL 64   // payload bytes that fit a pooled message
-#define TR__POOL_CAP  8192 // free messages a pool keeps (1 MiB)
+#define TR__MSG_SMALL  64   // payload bytes that fit a pooled message
+#define TR__POOL_CAP   8192 // free messages a pool keeps (1 MiB)
+#define TR__RET_OWNERS 4    // other pools a loop batches returns for
+#define TR__RET_BATCH  64   // messages per batched return
+
+// Messages owed to another pool, chained oldest first.
+struct tr__msgret {
+    struct tr__msgpool *to; // NULL: unused
+    struct tr__node *head, *tail;
+    unsigned n;
+};
 
 struct tr__msgpool {
     struct tr__node *free;                           // owner thread only
     unsigned nfree;                                  // owner thread only
+    struct tr__msgret owed[TR__RET_OWNERS];          // owner thread only
     alignas(TR_CACHELINE) struct tr__stack returned; // any thread pushes
 };
 
@@ -68,8 +83,15 @@ void tr__msgpool_fini(struct tr__msgpool *p);
 // Thread: any.
 struct tr_msg *tr__msg_alloc(uint32_t type, size_t len, bool pooled);
 
-// tr__msg_free frees `m` to its pool or the allocator. Thread: any.
+// tr__msg_free frees `m` to its pool or the allocator; on a loop, another
+// pool's message may wait in the loop's batch until tr__msgpool_flush.
+// Thread: any.
 void tr__msg_free(struct tr_msg *m);
+
+// tr__msgpool_flush returns every message `p`'s owner holds for other
+// pools. Loops call it before they idle and before they stop.
+// Thread: p's owner.
+void tr__msgpool_flush(struct tr__msgpool *p);
 
 static inline struct tr_msg *
 tr__msg_of(struct tr__node *n)
