@@ -861,6 +861,17 @@ stop_progress(tr_ctx *ctx)
     return TR__RUN_DONE;
 }
 
+// Frees a message the turn took: to the loop's own pool without a call
+// (sh is the loop's shard, NULL on a blocking-actor thread).
+static inline void
+turn_free(struct tr__shard *sh, struct tr_msg *m)
+{
+    if (sh != NULL)
+        tr__msg_free_own(&sh->loop.pool, m);
+    else
+        tr__msg_free(m);
+}
+
 // What the run does with a message it popped.
 enum { MSG_DELIVER, MSG_TAKEN, MSG_DROPPED };
 
@@ -883,19 +894,19 @@ msg_admit(tr_ctx *ctx, struct tr__shard *sh, struct tr_msg *m, bool bounded)
         if (bd->policy == TR_OVERFLOW_DROP_OLDEST && before > bd->cap) {
             atomic_fetch_add_explicit(&bd->dropped, 1, memory_order_relaxed);
             tr__count(ctx->sys, sh, dropped);
-            tr__msg_free(m); // the oldest goes
+            turn_free(sh, m); // the oldest goes
             return MSG_DROPPED;
         }
     }
     if (TR_UNLIKELY(m->req_id & TR__REQ_REPLY)) {
         tr__req_reply(ctx, m);
-        tr__msg_free(m);
+        turn_free(sh, m);
     } else if (TR_UNLIKELY(m->type == TR__MSG_JOB)) {
         tr__job_done(ctx, m);
-        tr__msg_free(m);
+        turn_free(sh, m);
     } else if (TR_UNLIKELY(m->type == TR_MSG_DOWN) &&
                (!tr__watch_accept(ctx, m) || tr__req_down(ctx, m))) {
-        tr__msg_free(m); // demonitored, or a responder's monitor
+        turn_free(sh, m); // demonitored, or a responder's monitor
     } else {
         return MSG_DELIVER;
     }
@@ -1439,13 +1450,13 @@ tr_become(tr_ctx *ctx, const tr_behavior *b)
 static inline __attribute__((always_inline)) void
 send_push(tr_ctx *ctx, struct tr__shard *sh, struct tr__actor *a,
           struct tr_msg *m, uint32_t type, const void *data, size_t len,
-          uint64_t req_id, bool own)
+          uint64_t req_id, int64_t deadline_ns, bool own)
 {
     m->type = type;
     m->len = (uint32_t)len;
     m->from = ctx->self;
     m->req_id = req_id;
-    m->deadline_ns = 0;
+    m->deadline_ns = deadline_ns;
     tr__copy_small(m->data, data, len);
     tr__mbox_push(&a->mbox, &m->node);
     if (!(atomic_load(&a->word) & TR__A_SCHED)) {
@@ -1507,16 +1518,19 @@ send_far(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
         rc = TR_ENOMEM;
         goto out;
     }
-    send_push(ctx, sh, a, m, type, data, len, req_id, false);
+    send_push(ctx, sh, a, m, type, data, len, req_id, 0, false);
     rc = 0;
 out:
     tr__actor_release(sys, a);
     return rc == TR__DROPPED ? 0 : rc;
 }
 
+// With a deadline (a request) only the own-loop path is taken here; the
+// others keep six arguments for tr_send and tr_reply, whose deadline is
+// the constant 0.
 static inline __attribute__((always_inline)) int
 send_fast(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
-          uint64_t req_id)
+          uint64_t req_id, int64_t deadline_ns)
 {
     struct tr__shard *sh = ctx->shard;
     tr_system *sys = ctx->sys;
@@ -1530,8 +1544,11 @@ send_fast(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
     uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) | TR__W_ALIVE;
     uint64_t own = want | ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT);
     uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-    if (TR_UNLIKELY((w & ~TR__W_REFS) != own))
+    if (TR_UNLIKELY((w & ~TR__W_REFS) != own)) {
+        if (deadline_ns != 0)
+            goto slow;
         return send_far(ctx, to, type, data, len, req_id);
+    }
     // On our own loop: the target cannot die while we run (see actor.h).
     struct tr__actor *a = s->actor;
     if (TR_UNLIKELY(
@@ -1541,10 +1558,20 @@ send_fast(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
     struct tr_msg *m = tr__msg_take(&sh->loop.pool);
     if (TR_UNLIKELY(m == NULL))
         goto slow;
-    send_push(ctx, sh, a, m, type, data, len, req_id, true);
+    send_push(ctx, sh, a, m, type, data, len, req_id, deadline_ns, true);
     return 0;
 slow:
+    if (deadline_ns != 0)
+        return tr__send_full(sys, ctx->self, to, type, data, len, req_id,
+                             deadline_ns);
     return send_slow(ctx, to, type, data, len, req_id);
+}
+
+int
+tr__send_ctx(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data,
+             size_t len, uint64_t req_id, int64_t deadline_ns)
+{
+    return send_fast(ctx, to, type, data, len, req_id, deadline_ns);
 }
 
 int
@@ -1553,7 +1580,7 @@ tr_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len)
     ctx->sent++;
     if (type >= TR_MSG_SYSTEM)
         return TR_EINVAL;
-    return send_fast(ctx, to, type, data, len, 0);
+    return send_fast(ctx, to, type, data, len, 0, 0);
 }
 
 int
@@ -1569,7 +1596,7 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
     uint64_t id = msg->req_id != 0 && !(msg->req_id & TR__REQ_REPLY)
                       ? msg->req_id | TR__REQ_REPLY
                       : 0;
-    return send_fast(ctx, msg->from, type, data, len, id);
+    return send_fast(ctx, msg->from, type, data, len, id, 0);
 }
 
 // Which signals an actor takes: an inbox cannot be stopped, and only a

@@ -478,6 +478,10 @@ int tr__send_any(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
 int tr__send_full(tr_system *sys, tr_ref from, tr_ref to, uint32_t type,
                   const void *data, size_t len, uint64_t req_id,
                   int64_t deadline_ns);
+// tr__send_ctx is tr__send_full from ctx's actor (type already checked),
+// through tr_send's fast path when the target is on the caller's loop.
+int tr__send_ctx(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data,
+                 size_t len, uint64_t req_id, int64_t deadline_ns);
 // tr__transport is how actors/ reaches actors of other nodes without
 // knowing the cluster layer (DESIGN.md: the arrows point down). cluster/
 // registers one with tr__transport_set when a system becomes a node.

@@ -414,8 +414,7 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
         deadline = INT64_MIN; // due now: reported on the next run
     } else {
         reqmon_hold(ctx, e, to);
-        int rc = tr__send_full(ctx->sys, ctx->self, to, type, data, len, r->id,
-                               deadline);
+        int rc = tr__send_ctx(ctx, to, type, data, len, r->id, deadline);
         if (rc != 0) {
             reqmon_release(e, to);
             r->status = rc == TR_ENOACTOR ? TR_EDOWN : rc;
@@ -482,6 +481,6 @@ tr_reply_to(tr_ctx *ctx, const tr_reply_token *t, uint32_t type,
     if (type >= TR_MSG_SYSTEM)
         return TR_EINVAL;
     ctx->sent++;
-    return tr__send_full(ctx->sys, ctx->self, t->to, type, data, len,
-                         t->req ? t->req | TR__REQ_REPLY : 0, 0);
+    return tr__send_ctx(ctx, t->to, type, data, len,
+                        t->req ? t->req | TR__REQ_REPLY : 0, 0);
 }
