@@ -130,7 +130,13 @@ notify_submission_unpack(struct notify_submission *s, const void *data,
     tr_unpack_int(&u, &s->ttl_ms);
     // The strings point into `data`, not into the reader: fini keeps them.
     int rc = tr_unpack_fini(&u);
-    if (rc == 0 && (n != 6 || kind > 1 || s->ttl_ms <= 0))
+    // The readers copy the name into fixed buffers (the api's rate-limit
+    // key, the courier's entry): a length past the edge's limits is a
+    // malformed payload, not something to copy.
+    if (rc == 0 &&
+        (n != 6 || kind > 1 || s->ttl_ms <= 0 || s->name_len == 0 ||
+         s->name_len > NOTIFY_NAME_MAX || s->title_len > NOTIFY_TITLE_MAX ||
+         s->body_len > NOTIFY_BODY_MAX))
         rc = TR_EPROTO;
     s->kind = (unsigned)kind;
     return rc;
