@@ -37,6 +37,7 @@ notify_config_defaults(notify_config *c)
         .store = 8192,
         .api_queue = 256,
         .pending = 1024,
+        .pending_ms = 10000,
         .sessions = 1024,
         .session_queue = 64,
         .sweep_ms = 50,
@@ -63,8 +64,8 @@ notify_config_check(const notify_config *c)
     if (c->rate < 0 || (c->rate > 0 && (c->burst == 0 || c->limiter_keys == 0)))
         return "a rate limit needs a burst and keys";
     if (c->queue == 0 || c->store < 2 * (uint64_t)c->queue ||
-        c->api_queue == 0 || c->pending == 0 || c->session_queue == 0 ||
-        c->sweep_ms <= 0)
+        c->api_queue == 0 || c->pending == 0 || c->pending_ms <= 0 ||
+        c->session_queue == 0 || c->sweep_ms <= 0)
         return "queues must be > 0, and the store at least twice the queue";
     return NULL;
 }
