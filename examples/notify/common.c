@@ -64,9 +64,11 @@ notify_config_check(const notify_config *c)
     if (c->rate < 0 || (c->rate > 0 && (c->burst == 0 || c->limiter_keys == 0)))
         return "a rate limit needs a burst and keys";
     if (c->queue == 0 || c->store < 2 * (uint64_t)c->queue ||
-        c->api_queue == 0 || c->pending == 0 || c->pending_ms <= 0 ||
-        c->session_queue == 0 || c->sweep_ms <= 0)
+        c->api_queue == 0 || c->pending == 0 || c->session_queue == 0 ||
+        c->sweep_ms <= 0)
         return "queues must be > 0, and the store at least twice the queue";
+    if (c->pending_ms <= 0 || c->pending_ms > 3600000)
+        return "pending_ms must be 1-3600000";
     return NULL;
 }
 
