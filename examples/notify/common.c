@@ -37,6 +37,7 @@ notify_config_defaults(notify_config *c)
         .store = 8192,
         .api_queue = 256,
         .pending = 1024,
+        .pending_ms = 10000,
         .sessions = 1024,
         .session_queue = 64,
         .sweep_ms = 50,
@@ -66,6 +67,8 @@ notify_config_check(const notify_config *c)
         c->api_queue == 0 || c->pending == 0 || c->session_queue == 0 ||
         c->sweep_ms <= 0)
         return "queues must be > 0, and the store at least twice the queue";
+    if (c->pending_ms <= 0 || c->pending_ms > 3600000)
+        return "pending_ms must be 1-3600000";
     return NULL;
 }
 
@@ -130,7 +133,13 @@ notify_submission_unpack(struct notify_submission *s, const void *data,
     tr_unpack_int(&u, &s->ttl_ms);
     // The strings point into `data`, not into the reader: fini keeps them.
     int rc = tr_unpack_fini(&u);
-    if (rc == 0 && (n != 6 || kind > 1 || s->ttl_ms <= 0))
+    // The readers copy the name into fixed buffers (the api's rate-limit
+    // key, the courier's entry): a length past the edge's limits is a
+    // malformed payload, not something to copy.
+    if (rc == 0 &&
+        (n != 6 || kind > 1 || s->ttl_ms <= 0 || s->name_len == 0 ||
+         s->name_len > NOTIFY_NAME_MAX || s->title_len > NOTIFY_TITLE_MAX ||
+         s->body_len > NOTIFY_BODY_MAX))
         rc = TR_EPROTO;
     s->kind = (unsigned)kind;
     return rc;

@@ -15,9 +15,11 @@
 //   more. Bad input is answered 400 there too.
 // - A token is a slot's index and generation: an answer for a slot that
 //   was reclaimed (closing, or swept) finds another generation and is
-//   ignored. A slot nobody answers (its actor crashed with the request in
-//   its mailbox) is reclaimed with 503 after SLOT_TIMEOUT_MS, by a sweep
-//   that runs when the table is full, at most every 100 ms.
+//   ignored. A slot nobody answers (its actor stopped with the request in
+//   its mailbox) is reclaimed with 503 after cfg.pending_ms, by a sweep
+//   that runs every SWEEP_MS on an nng timer, and at once when the table
+//   is full (at most every SWEEP_MS). The timer is what answers a lost
+//   request when traffic is light: the table may never fill.
 // - Closing answers every slot first: nng's server stop waits for its
 //   handlers' aios, which only we complete.
 // - The WebSocket listener shares the HTTP server's port: nng finds the
@@ -38,8 +40,8 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
-#define SLOT_TIMEOUT_MS 10000
-#define BODY_MAX        (16 * 1024)
+#define SWEEP_MS 100
+#define BODY_MAX (16 * 1024)
 
 extern const char notify_page[];
 
@@ -56,6 +58,7 @@ struct notify_edge {
     nng_http_server *http;
     nng_stream_listener *wsl;
     nng_aio *acc;
+    nng_aio *tick; // the sweep's timer
     int port;
     int64_t started_ns;
 
@@ -137,18 +140,16 @@ notify_edge_port_of(struct notify_edge *e)
     return (notify_port){.respond = edge_respond, .cookie = e};
 }
 
-// sweep_locked reclaims slots nobody answered in time; it returns their
-// aios in `out` (the caller answers them unlocked).
+// sweep_locked reclaims up to `cap` slots nobody answered in time; it
+// returns their aios in `out` (the caller answers them unlocked).
 static uint32_t
 sweep_locked(struct notify_edge *e, int64_t now, nng_aio **out, uint32_t cap)
 {
     uint32_t k = 0;
-    if (now - e->swept_ns < 100 * 1000000ll)
-        return 0;
     e->swept_ns = now;
     for (uint32_t i = 0; i < e->cfg->pending && k < cap; i++)
         if (e->slots[i].aio != NULL &&
-            now - e->slots[i].born_ns > SLOT_TIMEOUT_MS * 1000000ll) {
+            now - e->slots[i].born_ns > e->cfg->pending_ms * 1000000) {
             out[k++] = e->slots[i].aio;
             e->slots[i].aio = NULL;
             e->free[e->nfree++] = i;
@@ -165,7 +166,8 @@ slot_take(struct notify_edge *e, nng_aio *aio, uint64_t *token)
     bool ok = false;
     int64_t now = tr_now_ns();
     pthread_mutex_lock(&e->mu);
-    if (e->nfree == 0 && !e->closing)
+    if (e->nfree == 0 && !e->closing &&
+        now - e->swept_ns >= SWEEP_MS * 1000000ll)
         nstale = sweep_locked(e, now, stale, 8);
     if (e->nfree != 0 && !e->closing) {
         uint32_t i = e->free[--e->nfree];
@@ -177,6 +179,29 @@ slot_take(struct notify_edge *e, nng_aio *aio, uint64_t *token)
     for (uint32_t i = 0; i < nstale; i++)
         reply_error(stale[i], 503, 1, "no answer in time");
     return ok;
+}
+
+// sweep_tick runs every SWEEP_MS on an nng thread until closing: it
+// answers the requests nobody answered within pending_ms.
+static void
+sweep_tick(void *arg)
+{
+    struct notify_edge *e = arg;
+    if (nng_aio_result(e->tick) != 0)
+        return; // stopped
+    nng_aio *stale[16];
+    uint32_t n;
+    bool closing;
+    do {
+        pthread_mutex_lock(&e->mu);
+        closing = e->closing;
+        n = closing ? 0 : sweep_locked(e, tr_now_ns(), stale, 16);
+        pthread_mutex_unlock(&e->mu);
+        for (uint32_t i = 0; i < n; i++)
+            reply_error(stale[i], 503, 1, "no answer in time");
+    } while (n == 16);
+    if (!closing)
+        nng_sleep_aio(SWEEP_MS, e->tick);
 }
 
 // slot_drop gives back a slot whose request was never sent.
@@ -590,12 +615,14 @@ notify_edge_start(struct notify_edge **out, tr_system *sys,
         (rv = nng_stream_listener_set_size(e->wsl, NNG_OPT_WS_RECVMAXFRAME,
                                            4096)) != 0 ||
         (rv = nng_aio_alloc(&e->acc, ws_accepted, e)) != 0 ||
+        (rv = nng_aio_alloc(&e->tick, sweep_tick, e)) != 0 ||
         (rv = nng_stream_listener_listen(e->wsl)) != 0) {
         nng_http_server_stop(e->http);
         notify_edge_free(e);
         return rv;
     }
     nng_stream_listener_accept(e->wsl, e->acc);
+    nng_sleep_aio(SWEEP_MS, e->tick);
     *out = e;
     return 0;
 }
@@ -612,6 +639,8 @@ notify_edge_close(struct notify_edge *e)
     pthread_mutex_lock(&e->mu);
     e->closing = true;
     pthread_mutex_unlock(&e->mu);
+    if (e->tick != NULL)
+        nng_aio_stop(e->tick); // it sees closing: no more sweeps
     for (uint32_t i = 0; i < e->cfg->pending; i++) {
         nng_aio *aio = NULL;
         pthread_mutex_lock(&e->mu);
@@ -637,6 +666,7 @@ notify_edge_free(struct notify_edge *e)
 {
     if (e == NULL)
         return;
+    nng_aio_free(e->tick);
     nng_aio_free(e->acc);
     nng_stream_listener_free(e->wsl);
     if (e->http != NULL)

@@ -55,6 +55,8 @@ usage(FILE *f)
             "  --store N           status entries per shard (8192)\n"
             "  --api-queue N       api mailbox per shard (256)\n"
             "  --pending N         HTTP requests in flight (1024)\n"
+            "  --pending-ms N      503 for a request unanswered this long "
+            "(10000)\n"
             "  --sessions N        WebSocket sessions (1024)\n");
 }
 
@@ -131,6 +133,8 @@ parse_args(int argc, char **argv, notify_config *c, int *seconds, bool *quiet)
             c->api_queue = (uint32_t)d;
         } else if (strcmp(o, "--pending") == 0) {
             c->pending = (uint32_t)d;
+        } else if (strcmp(o, "--pending-ms") == 0) {
+            c->pending_ms = (int64_t)d;
         } else if (strcmp(o, "--sessions") == 0) {
             c->sessions = (uint32_t)d;
         } else {

@@ -99,6 +99,7 @@ typedef struct notify_config {
     uint32_t store;         // status entries per shard (>= 2 * queue)
     uint32_t api_queue;     // each api's mailbox
     uint32_t pending;       // HTTP requests waiting for an actor's answer
+    int64_t pending_ms;     // how long one waits before the edge answers 503
     uint32_t sessions;      // WebSocket sessions
     uint32_t session_queue; // each session's mailbox
     int64_t sweep_ms;       // how often a courier expires queued work

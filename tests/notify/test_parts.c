@@ -213,6 +213,43 @@ test_submission_round_trip_and_bad_bytes(void **state)
     assert_int_equal(notify_submission_unpack(&out, "\xc1\xc1", 2), TR_EPROTO);
 }
 
+// A well-formed payload whose strings exceed the edge's limits is refused:
+// the api copies the name into a key of NOTIFY_NAME_MAX + 2 bytes and the
+// courier into its entry's NOTIFY_NAME_MAX, so a longer one would overflow.
+static void
+test_submission_over_the_limits_is_refused(void **state)
+{
+    (void)state;
+    static char big[NOTIFY_BODY_MAX + 1];
+    memset(big, 'x', sizeof big);
+    const size_t lens[][3] = {
+        {NOTIFY_NAME_MAX, NOTIFY_TITLE_MAX, NOTIFY_BODY_MAX}, // the limits
+        {NOTIFY_NAME_MAX + 1, 1, 0},
+        {200, 1, 0},
+        {0, 1, 0},
+        {1, NOTIFY_TITLE_MAX + 1, 0},
+        {1, 1, NOTIFY_BODY_MAX + 1},
+    };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        struct notify_submission in = {.token = 9,
+                                       .name = big,
+                                       .name_len = lens[i][0],
+                                       .title = big,
+                                       .title_len = lens[i][1],
+                                       .body = big,
+                                       .body_len = lens[i][2],
+                                       .ttl_ms = 1000},
+                                 out;
+        tr_pack p;
+        tr_pack_init(&p, NULL, 0);
+        assert_int_equal(notify_submission_pack(&p, &in), 0);
+        assert_int_equal(
+            notify_submission_unpack(&out, tr_pack_data(&p), tr_pack_len(&p)),
+            i == 0 ? 0 : TR_EPROTO);
+        tr_pack_fini(&p);
+    }
+}
+
 static void
 test_names(void **state)
 {
@@ -239,6 +276,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_limiter_memory_is_bounded),
         cmocka_unit_test(test_store_evicts_old_finished_never_live),
         cmocka_unit_test(test_submission_round_trip_and_bad_bytes),
+        cmocka_unit_test(test_submission_over_the_limits_is_refused),
         cmocka_unit_test(test_names),
     };
     test_main("notify/parts", tests, argc, argv);
