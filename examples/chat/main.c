@@ -11,6 +11,7 @@
 #include "chat.h"
 
 #include <troupe/cluster.h>
+#include <troupe/metrics.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -38,6 +39,9 @@ usage(void)
             "  --stats-ms MS        print a stats line this often (10000)\n"
             "  --quiet              no line per connection\n"
             "  --loops N            troupe loop threads (0 = one per CPU)\n"
+            "  --metrics URL        serve Prometheus metrics (the node's\n"
+            "                       counters included) at URL, e.g.\n"
+            "                       http://127.0.0.1:9101/metrics (none)\n"
             "limits:\n"
             "  --max-conns N        connections on this node (10000)\n"
             "  --max-rooms N        rooms homed on this node (10000)\n"
@@ -74,6 +78,7 @@ main(int argc, char **argv)
     struct chat_config cfg = {.verbose = true};
     tr_config tc = {0};
     const char *host = "127.0.0.1", *www = CHAT_WWW_DIR, *listen = NULL;
+    const char *metrics = NULL;
     const char *secret = getenv("CHAT_SECRET");
     const char *seeds[MAX_LIST], *origins[MAX_LIST];
     unsigned nseeds = 0, norigins = 0, bots = 0, seconds = 0;
@@ -120,6 +125,8 @@ main(int argc, char **argv)
             cfg.idle_ms = num(v);
         else if (strcmp(a, "--origin") == 0 && norigins < MAX_LIST)
             origins[norigins++] = v;
+        else if (strcmp(a, "--metrics") == 0)
+            metrics = v;
         else if (strcmp(a, "--loops") == 0)
             tc.loops = num(v);
         else if (strcmp(a, "--node") == 0)
@@ -176,6 +183,12 @@ main(int argc, char **argv)
         tr_system_close(sys, 5000, NULL);
         return 1;
     }
+    if (metrics != NULL && (rc = tr_metrics_serve(sys, metrics, NULL)) != 0) {
+        fprintf(stderr, "chat: cannot serve metrics at %s: %s\n", metrics,
+                tr_strerror(rc));
+        tr_system_close(sys, 5000, NULL);
+        return 1;
+    }
     struct chat_ws *ws;
     if ((rc = chat_ws_start(&ws, &srv, host, &port, www)) != 0) {
         fprintf(stderr, "chat: cannot serve on %s:%d: %s\n", host, port,
@@ -190,6 +203,11 @@ main(int argc, char **argv)
         char url[256];
         if (tr_node_url(sys, url, sizeof url) == 0)
             printf("chat: cluster node %s listens at %s\n", srv.cfg.node, url);
+    }
+    if (metrics != NULL) {
+        char url[256];
+        if (tr_metrics_url(sys, url, sizeof url) == 0)
+            printf("chat: metrics at %s\n", url);
     }
     for (unsigned i = 0; i < nseeds; i++)
         printf("chat: joining %s\n", seeds[i]);
