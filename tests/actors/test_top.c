@@ -5,6 +5,7 @@
 // bounded mailboxes, messages handled, busy time, from another thread.
 #include "tests/test.h"
 
+#include <pthread.h>
 #include <string.h>
 
 enum { MSG_HOLD = 1, MSG_WORK };
@@ -188,6 +189,112 @@ test_top_while_spawning(void **state)
     test_close(sys);
 }
 
+// Children that exit on their own, as a chat connection does when its
+// client goes: tr_exit from a handler, on both loops, while another
+// thread scans. Every name read must be one of the behaviours'.
+static int
+quitter_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    if (tr_msg_type(m) == 1)
+        tr_exit(ctx, TR_EXIT_NORMAL);
+    return 0;
+}
+
+static const tr_behavior quitter = {
+    .name = "quitter", .state_size = 24, .receive = quitter_receive};
+
+// Sends to every quitter of a round from a loop, twice, racing their
+// exits: the fast paths' references against the actors' deaths.
+struct spam {
+    const tr_ref *to;
+    unsigned n;
+};
+
+static int
+spammer_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    struct spam s;
+    if (tr_msg_size(m) != sizeof s)
+        return TR_EUNHANDLED;
+    memcpy(&s, tr_msg_data(m), sizeof s);
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < s.n; i++)
+            (void)tr_send(ctx, s.to[i], 2, &i, sizeof i);
+    return 0;
+}
+
+static const tr_behavior spammer = {.name = "idle", .receive = spammer_receive};
+
+struct scanner {
+    tr_system *sys;
+    _Atomic bool stop;
+    _Atomic unsigned long scans, bad;
+};
+
+static void *
+scan(void *arg)
+{
+    struct scanner *sc = arg;
+    tr_actor_info top[64];
+    while (!atomic_load(&sc->stop)) {
+        for (int by = TR_TOP_QUEUED; by <= TR_TOP_HANDLED; by++) {
+            size_t n = 0;
+            if (tr_actors_top(sc->sys, (enum tr_top_by)by, top, 64, &n) != 0)
+                atomic_fetch_add(&sc->bad, 1);
+            for (size_t i = 0; i < n; i++)
+                if (top[i].name == NULL ||
+                    (strcmp(top[i].name, "quitter") != 0 &&
+                     strcmp(top[i].name, "idle") != 0))
+                    atomic_fetch_add(&sc->bad, 1);
+        }
+        atomic_fetch_add(&sc->scans, 1);
+    }
+    return NULL;
+}
+
+static void
+test_top_while_many_exit(void **state)
+{
+    (void)state;
+    tr_system *sys;
+    tr_config cfg = {.actor_stats = true, .loops = 2};
+    assert_int_equal(tr_system_open(&sys, &cfg), 0);
+    struct scanner sc = {.sys = sys};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, scan, &sc), 0);
+    enum { ROUNDS = 20, PER_ROUND = 1000 };
+    // One array per round: the spammers may still read a round's refs
+    // while the next round runs.
+    static tr_ref refs[ROUNDS][PER_ROUND];
+    tr_spawn_opts rr = {.placement = TR_PLACE_ROUND_ROBIN};
+    tr_ref sp[2];
+    for (unsigned l = 0; l < 2; l++) {
+        tr_spawn_opts on = {.placement = TR_PLACE_LOOP, .loop = l};
+        assert_int_equal(tr_system_spawn(&sp[l], sys, &spammer, NULL, 0, &on),
+                         0);
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        tr_ref *r = refs[round];
+        for (int i = 0; i < PER_ROUND; i++)
+            assert_int_equal(
+                tr_system_spawn(&r[i], sys, &quitter, NULL, 0, &rr), 0);
+        unsigned long seen = atomic_load(&sc.scans);
+        struct spam s = {r, PER_ROUND};
+        for (unsigned l = 0; l < 2; l++)
+            assert_int_equal(tr_system_send(sys, sp[l], 1, &s, sizeof s), 0);
+        for (int i = 0; i < PER_ROUND; i++)
+            assert_int_equal(tr_system_send(sys, r[i], 1, NULL, 0), 0);
+        // Every one gone (sends to it fail), with scans across the exits.
+        TEST_WAIT_UNTIL(tr_system_send(sys, r[PER_ROUND - 1], 1, NULL, 0) ==
+                        TR_ENOACTOR);
+        TEST_WAIT_UNTIL(atomic_load(&sc.scans) > seen + 1);
+    }
+    atomic_store(&sc.stop, true);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&sc.bad), 0);
+    test_close(sys);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -195,6 +302,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_top_by_depth_unbounded),
         cmocka_unit_test(test_top_bounded_and_args),
         cmocka_unit_test(test_top_while_spawning),
+        cmocka_unit_test(test_top_while_many_exit),
     };
     test_main("actors/top", tests, argc, argv);
 }
