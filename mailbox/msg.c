@@ -16,19 +16,41 @@ tr__msgpool_init(struct tr__msgpool *p)
     tr__stack_init(&p->returned);
 }
 
-// Pushes a chain onto `to`'s returned stack with one CAS.
+// The returned stack holds chains of free messages, linked head to tail
+// and each tail to the next chain's head. A chain's head carries its
+// length and its tail in header fields a free message does not use
+// (`len`, `req_id`), so the owner splices whole chains onto its free list
+// without reading every message: each read would be a cache miss on a
+// line the freeing thread wrote.
+static void
+chain_mark(struct tr__node *head, struct tr__node *tail, unsigned n)
+{
+    tr__msg_of(head)->len = n;
+    tr__msg_of(head)->req_id = (uint64_t)(uintptr_t)tail;
+}
+
+// Pushes the chain head .. tail of n messages onto `to`'s returned stack
+// with one CAS.
+static void
+chain_push(struct tr__msgpool *to, struct tr__node *head, struct tr__node *tail,
+           unsigned n)
+{
+    chain_mark(head, tail, n);
+    struct tr__stack *s = &to->returned;
+    struct tr__node *top = atomic_load_explicit(&s->top, memory_order_relaxed);
+    do {
+        atomic_store_explicit(&tail->next, top, memory_order_relaxed);
+        // seq_cst on success, as tr__stack_push: publishes the chain.
+    } while (!atomic_compare_exchange_weak_explicit(
+        &s->top, &top, head, memory_order_seq_cst, memory_order_relaxed));
+}
+
 static void
 ret_flush(struct tr__msgret *r)
 {
     if (r->n == 0)
         return;
-    struct tr__stack *s = &r->to->returned;
-    struct tr__node *top = atomic_load_explicit(&s->top, memory_order_relaxed);
-    do {
-        atomic_store_explicit(&r->tail->next, top, memory_order_relaxed);
-        // seq_cst on success, as tr__stack_push: publishes the chain.
-    } while (!atomic_compare_exchange_weak_explicit(
-        &s->top, &top, r->head, memory_order_seq_cst, memory_order_relaxed));
+    chain_push(r->to, r->head, r->tail, r->n);
     r->head = r->tail = NULL;
     r->n = 0;
 }
@@ -78,21 +100,26 @@ tr__msgpool_fini(struct tr__msgpool *p)
     p->nfree = 0;
 }
 
-// Moves what other threads returned onto the free list, up to the cap.
+// Moves what other threads returned onto the free list, a chain at a
+// time, up to the cap (chains past it go back to the allocator).
 static void
 pool_refill(struct tr__msgpool *p)
 {
-    // acquire (seq_cst): pairs with the CAS that pushed each node.
+    // acquire (seq_cst): pairs with the CAS that pushed each chain.
     struct tr__node *n = atomic_exchange(&p->returned.top, NULL);
     while (n != NULL) {
+        unsigned len = tr__msg_of(n)->len;
+        struct tr__node *tail =
+            (struct tr__node *)(uintptr_t)tr__msg_of(n)->req_id;
         struct tr__node *next =
-            atomic_load_explicit(&n->next, memory_order_relaxed);
-        if (p->nfree < TR__POOL_CAP) {
-            atomic_store_explicit(&n->next, p->free, memory_order_relaxed);
+            atomic_load_explicit(&tail->next, memory_order_relaxed);
+        if (p->nfree + len <= TR__POOL_CAP) {
+            atomic_store_explicit(&tail->next, p->free, memory_order_relaxed);
             p->free = n;
-            p->nfree++;
+            p->nfree += len;
         } else {
-            tr__free(tr__msg_of(n), POOLED_SIZE);
+            atomic_store_explicit(&tail->next, NULL, memory_order_relaxed);
+            free_chain(n);
         }
         n = next;
     }
@@ -148,7 +175,7 @@ tr__msg_free(struct tr_msg *m)
     } else if (tr__msgpool_self != NULL) {
         ret_owe(tr__msgpool_self, p, m);
     } else {
-        tr__stack_push(&p->returned, &m->node);
+        chain_push(p, &m->node, &m->node, 1);
     }
 }
 

@@ -26,7 +26,9 @@
 //   owner (a few owners at a time) and pushes a chain of TR__RET_BATCH with
 //   one CAS, and what it holds when it goes idle or stops. One CAS per
 //   message on the owner's `returned` line, which the owner exchanges on
-//   every refill, cost more than the rest of the return.
+//   every refill, cost more than the rest of the return. The owner
+//   splices whole chains onto its free list (a chain's head carries its
+//   length and tail) instead of reading each message, a cache miss each.
 #ifndef TR_MAILBOX_MSG_H
 #define TR_MAILBOX_MSG_H
 

@@ -7,6 +7,8 @@
 
 #include "tests/test.h"
 
+#include <string.h>
+
 // Counts the nodes on a pool's returned stack.
 static unsigned
 returned(struct tr__msgpool *p)
@@ -50,15 +52,16 @@ test_returns_are_batched_and_flushed(void **state)
     // Back on a's loop, every one of them is reused before the allocator
     // is asked for more.
     tr__msgpool_self = &a;
+    struct tr_msg *again[N];
     for (int i = 0; i < N; i++) {
-        struct tr_msg *x = tr__msg_alloc(2, 8, true);
-        assert_non_null(x);
+        again[i] = tr__msg_alloc(2, 8, true);
+        assert_non_null(again[i]);
         bool seen = false;
         for (int j = 0; j < N && !seen; j++)
-            seen = x == m[j];
+            seen = again[i] == m[j];
         assert_true(seen);
-        m[i] = x;
     }
+    memcpy(m, again, sizeof m);
     for (int i = 0; i < N; i++)
         tr__msg_free(m[i]);
     assert_int_equal(a.nfree, N);
