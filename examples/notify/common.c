@@ -184,9 +184,16 @@ notify_plan(int attempts, bool permanent, int64_t now_ns, int64_t deadline_ns,
         return NOTIFY_NEXT_FAIL;
     int64_t pause =
         notify_backoff_ms(attempts, cfg->backoff_ms, cfg->backoff_max_ms, rng);
-    int64_t at = now_ns + pause * 1000000;
-    if (at + cfg->min_attempt_ms * 1000000 > deadline_ns)
+    // Compared in whole ms of budget left, never scaled to ns first: a
+    // pause from absurd backoffs (or no cap and many attempts) or an
+    // absurd min_attempt_ms would overflow int64 ns. pause and
+    // min_attempt_ms are integers, so "> left_ms" (left rounded down) is
+    // the same test as "> the budget left" in ns.
+    if (deadline_ns < now_ns)
         return NOTIFY_NEXT_EXPIRE;
-    *at_ns = at;
+    int64_t left_ms = (deadline_ns - now_ns) / 1000000;
+    if (pause > left_ms || cfg->min_attempt_ms > left_ms - pause)
+        return NOTIFY_NEXT_EXPIRE;
+    *at_ns = now_ns + pause * 1000000; // at most deadline_ns
     return NOTIFY_NEXT_RETRY;
 }

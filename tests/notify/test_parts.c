@@ -104,6 +104,44 @@ test_retry_budget_is_never_exceeded(void **state)
     }
 }
 
+// Absurd backoffs, no cap with many attempts, or an absurd min_attempt_ms
+// expire: the plan never scales them to ns, where they would overflow.
+static void
+test_plan_huge_pauses_expire(void **state)
+{
+    (void)state;
+    notify_config c;
+    notify_config_defaults(&c);
+    c.max_attempts = INT32_MAX;
+    uint64_t rng = 5;
+    int64_t s = 1000000000, now = 1000 * s, at = -1;
+    c.backoff_ms = INT64_MAX / 2;
+    c.backoff_max_ms = INT64_MAX;
+    assert_int_equal(notify_plan(1, false, now, now + 60 * s, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    c.backoff_ms = 1000;
+    c.backoff_max_ms = 0; // no cap: 2^99 s, kept near INT64_MAX / 2 ms
+    assert_int_equal(notify_plan(100, false, now, now + 60 * s, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    c.backoff_max_ms = 5000;
+    c.min_attempt_ms = INT64_MAX;
+    assert_int_equal(notify_plan(1, false, now, now + 60 * s, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    assert_int_equal(at, -1);
+    // A deadline already passed expires, even with no pause at all.
+    c.backoff_ms = 0;
+    c.min_attempt_ms = 0;
+    assert_int_equal(notify_plan(1, false, now, now - 1, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    // The exact fit still retries: 500-1000 ms plus 50 ms within 1050 ms.
+    c.backoff_ms = 1000;
+    c.min_attempt_ms = 50;
+    assert_int_equal(
+        notify_plan(1, false, now, now + 1050 * 1000000, &c, &rng, &at),
+        NOTIFY_NEXT_RETRY);
+    assert_in_range(at, now + 500 * 1000000, now + 1000 * 1000000);
+}
+
 static void
 test_limiter_bursts_then_refills(void **state)
 {
@@ -272,6 +310,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_backoff_doubles_with_equal_jitter),
         cmocka_unit_test(test_plan_ends_on_permanent_errors_and_max_attempts),
         cmocka_unit_test(test_retry_budget_is_never_exceeded),
+        cmocka_unit_test(test_plan_huge_pauses_expire),
         cmocka_unit_test(test_limiter_bursts_then_refills),
         cmocka_unit_test(test_limiter_memory_is_bounded),
         cmocka_unit_test(test_store_evicts_old_finished_never_live),
