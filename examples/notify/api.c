@@ -53,7 +53,8 @@ static int
 on_submit(tr_ctx *ctx, struct api *api, const tr_msg *m)
 {
     struct notify_submission s;
-    if (notify_submission_unpack(&s, tr_msg_data(m), tr_msg_size(m)) != 0)
+    if (notify_submission_unpack(&s, tr_msg_data(m), tr_msg_size(m),
+                                 api->a.cfg.ttl_max_ms) != 0)
         return 0; // not from our edge
     char key[NOTIFY_NAME_MAX + 2];
     key[0] = s.kind ? 't' : 'u';

@@ -59,8 +59,9 @@ notify_config_check(const notify_config *c)
     if (c->attempt_ms <= 0 || c->backoff_ms < 0 || c->backoff_max_ms < 0 ||
         c->max_attempts <= 0 || c->min_attempt_ms < 0)
         return "attempt_ms and max_attempts must be > 0, backoffs >= 0";
-    if (c->ttl_ms <= 0 || c->ttl_max_ms < c->ttl_ms)
-        return "ttl must be > 0 and at most ttl_max";
+    if (c->ttl_ms <= 0 || c->ttl_max_ms < c->ttl_ms ||
+        c->ttl_max_ms > NOTIFY_TTL_LIMIT_MS)
+        return "ttl must be > 0 and at most ttl_max, ttl_max at most a day";
     if (c->rate < 0 || (c->rate > 0 && (c->burst == 0 || c->limiter_keys == 0)))
         return "a rate limit needs a burst and keys";
     if (c->queue == 0 || c->store < 2 * (uint64_t)c->queue ||
@@ -117,7 +118,7 @@ notify_submission_pack(struct tr_pack *p, const struct notify_submission *s)
 
 int
 notify_submission_unpack(struct notify_submission *s, const void *data,
-                         size_t len)
+                         size_t len, int64_t ttl_max_ms)
 {
     tr_unpack u;
     uint32_t n = 0;
@@ -135,11 +136,12 @@ notify_submission_unpack(struct notify_submission *s, const void *data,
     int rc = tr_unpack_fini(&u);
     // The readers copy the name into fixed buffers (the api's rate-limit
     // key, the courier's entry): a length past the edge's limits is a
-    // malformed payload, not something to copy.
+    // malformed payload, not something to copy. So is a ttl past the
+    // edge's: the courier adds ttl_ms * 1000000 to the time in ns.
     if (rc == 0 &&
-        (n != 6 || kind > 1 || s->ttl_ms <= 0 || s->name_len == 0 ||
-         s->name_len > NOTIFY_NAME_MAX || s->title_len > NOTIFY_TITLE_MAX ||
-         s->body_len > NOTIFY_BODY_MAX))
+        (n != 6 || kind > 1 || s->ttl_ms <= 0 || s->ttl_ms > ttl_max_ms ||
+         s->name_len == 0 || s->name_len > NOTIFY_NAME_MAX ||
+         s->title_len > NOTIFY_TITLE_MAX || s->body_len > NOTIFY_BODY_MAX))
         rc = TR_EPROTO;
     s->kind = (unsigned)kind;
     return rc;
@@ -184,9 +186,16 @@ notify_plan(int attempts, bool permanent, int64_t now_ns, int64_t deadline_ns,
         return NOTIFY_NEXT_FAIL;
     int64_t pause =
         notify_backoff_ms(attempts, cfg->backoff_ms, cfg->backoff_max_ms, rng);
-    int64_t at = now_ns + pause * 1000000;
-    if (at + cfg->min_attempt_ms * 1000000 > deadline_ns)
+    // Compared in whole ms of budget left, never scaled to ns first: a
+    // pause from absurd backoffs (or no cap and many attempts) or an
+    // absurd min_attempt_ms would overflow int64 ns. pause and
+    // min_attempt_ms are integers, so "> left_ms" (left rounded down) is
+    // the same test as "> the budget left" in ns.
+    if (deadline_ns < now_ns)
         return NOTIFY_NEXT_EXPIRE;
-    *at_ns = at;
+    int64_t left_ms = (deadline_ns - now_ns) / 1000000;
+    if (pause > left_ms || cfg->min_attempt_ms > left_ms - pause)
+        return NOTIFY_NEXT_EXPIRE;
+    *at_ns = now_ns + pause * 1000000; // at most deadline_ns
     return NOTIFY_NEXT_RETRY;
 }

@@ -388,7 +388,8 @@ static void
 on_submit(tr_ctx *ctx, struct courier *c, const tr_msg *m)
 {
     struct notify_submission s;
-    if (notify_submission_unpack(&s, tr_msg_data(m), tr_msg_size(m)) != 0)
+    if (notify_submission_unpack(&s, tr_msg_data(m), tr_msg_size(m),
+                                 c->a.cfg.ttl_max_ms) != 0)
         return; // not from our edge: nobody to answer
     struct notify_counters *ctr = c->a.ctr;
     struct notify_entry *e = NULL;

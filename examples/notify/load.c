@@ -104,6 +104,17 @@ client(void *arg)
     return NULL;
 }
 
+// stop_clients ends the flood and joins the *n client threads that were
+// started (none again on a second call).
+static void
+stop_clients(pthread_t *th, int *n)
+{
+    atomic_store(&flooding, false);
+    for (int i = 0; i < *n; i++)
+        pthread_join(th[i], NULL);
+    *n = 0;
+}
+
 struct server_stats {
     long long accepted, rejected, delivered, failed, expired, live, busy;
     long long rss_kb, peak_kb;
@@ -215,18 +226,34 @@ main(int argc, char **argv)
            "503/s", "429/s", "err/s", "delivered", "failed", "expired", "live",
            "rss_KiB", "peak_KiB");
     pthread_t *th = calloc((size_t)o.clients, sizeof *th);
-    for (int i = 0; th != NULL && i < o.clients; i++)
-        pthread_create(&th[i], NULL, client, (void *)(uintptr_t)(i + 1));
+    if (th == NULL) {
+        fprintf(stderr, "notify-load: out of memory\n");
+        notify_http_close(mon);
+        return 1;
+    }
+    // Only the threads that started are joined, on every way out below.
+    int started = 0;
+    while (started < o.clients &&
+           pthread_create(&th[started], NULL, client,
+                          (void *)(uintptr_t)(started + 1)) == 0)
+        started++;
+    if (started < o.clients) {
+        fprintf(stderr, "notify-load: cannot start client thread %d\n",
+                started + 1);
+        stop_clients(th, &started);
+        free(th);
+        notify_http_close(mon);
+        return 1;
+    }
     int64_t t0 = now_ns();
     uint64_t p202 = 0, p503 = 0, p429 = 0, perr = 0;
     long long peak_rss = 0;
     uint64_t sent202 = 0;
+    bool stats_failed = false;
     for (int t = 1;; t++) {
         sleep_until(t0 + (int64_t)t * 1000000000);
         if (t == o.seconds) {
-            atomic_store(&flooding, false);
-            for (int i = 0; i < o.clients; i++)
-                pthread_join(th[i], NULL);
+            stop_clients(th, &started);
             sent202 = atomic_load(&n202);
             printf("-- flood over: %llu accepted; waiting for the server to "
                    "finish them\n",
@@ -237,6 +264,7 @@ main(int argc, char **argv)
                  e = atomic_load(&nerr) + atomic_load(&nother);
         if (get_stats(mon, &s) != 0) {
             fprintf(stderr, "notify-load: GET /stats failed\n");
+            stats_failed = true;
             break;
         }
         if (s.rss_kb > peak_rss)
@@ -253,6 +281,8 @@ main(int argc, char **argv)
         if (t > o.seconds && (s.live == 0 || t > o.seconds + o.drain_s))
             break;
     }
+    stop_clients(th, &started); // a /stats failure can end the flood early
+    sent202 = atomic_load(&n202);
     free(th);
     notify_http_close(mon);
     long long done = (s.delivered - s0.delivered) + (s.failed - s0.failed) +
@@ -275,5 +305,6 @@ main(int argc, char **argv)
            "(highest sampled %lld KiB, process peak %lld KiB)\n",
            server_acc, s.delivered - s0.delivered, s.failed - s0.failed,
            s.expired - s0.expired, s.live, lost, s.rss_kb, peak_rss, s.peak_kb);
-    return lost == 0 && server_acc == (long long)sent202 ? 0 : 1;
+    return !stats_failed && lost == 0 && server_acc == (long long)sent202 ? 0
+                                                                          : 1;
 }

@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "server.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,13 @@ parse_args(int argc, char **argv, notify_config *c, int *seconds, bool *quiet)
             c->latency_max_ms = hi;
         } else if (!num) {
             fprintf(stderr, "notify: %s wants a number >= 0\n", o);
+            return false;
+        } else if (d > INT_MAX && strcmp(o, "--seed") != 0) {
+            // Every field below holds INT_MAX, and converting a double
+            // that does not fit is undefined; no knob needs more. (The
+            // seed is read as an integer of its own.)
+            fprintf(stderr, "notify: %s is out of range (at most %d)\n", o,
+                    INT_MAX);
             return false;
         } else if (strcmp(o, "--port") == 0) {
             c->port = (int)d;

@@ -55,6 +55,8 @@ enum notify_msg {
 #define NOTIFY_TITLE_MAX 128  // bytes of a title
 #define NOTIFY_BODY_MAX  1024 // bytes of a body
 #define NOTIFY_ERROR_MAX 96   // bytes of a status's last error, NUL included
+// The largest ttl_max_ms: a day, far from overflowing a deadline in ns.
+#define NOTIFY_TTL_LIMIT_MS 86400000
 
 // notify_config: every knob, with notify_config_defaults() for a server
 // that behaves as the README says.
@@ -88,7 +90,7 @@ typedef struct notify_config {
     int64_t backoff_max_ms;
     int max_attempts;
     int64_t ttl_ms;
-    int64_t ttl_max_ms;
+    int64_t ttl_max_ms; // at most NOTIFY_TTL_LIMIT_MS
     // Rate limit per user (or topic): `rate` per second, bursts of
     // `burst`, tracked for `limiter_keys` keys per shard. rate 0: none.
     double rate;
@@ -201,9 +203,11 @@ int notify_submission_pack(struct tr_pack *p,
                            const struct notify_submission *s);
 
 // notify_submission_unpack reads a NOTIFY_SUBMIT payload into `s`, whose
-// strings point into `data`. Returns 0 or TR_EPROTO.
+// strings point into `data`. Returns 0 or TR_EPROTO (also for strings
+// longer than the edge allows, or a ttl_ms outside 1-ttl_max_ms, the
+// edge's cfg->ttl_max_ms).
 int notify_submission_unpack(struct notify_submission *s, const void *data,
-                             size_t len);
+                             size_t len, int64_t ttl_max_ms);
 
 // ---------------------------------------------------------------------------
 // Retry arithmetic (backoff.c), pure so tests can check it alone.

@@ -99,15 +99,19 @@ notify_server_start(notify_server **out, const notify_config *cfg,
         *why = "cannot start the couriers";
         goto fail;
     }
-    // Serve once every api has registered (they do so in their init, so
-    // this holds already; the check keeps it true if that changes).
+    // Return once every api has registered (they do so in their init, so
+    // this should hold already; the edge has been serving since it
+    // started, and answers 503 for a shard whose api it cannot find).
     for (unsigned i = 0; i < s->cfg.shards; i++) {
         char name[32];
         tr_ref api;
         notify_api_name(name, sizeof name, i);
         int64_t end = tr_now_ns() + 5000 * 1000000ll;
-        while (tr_whereis(s->sys, name, &api) != 0 && tr_now_ns() < end)
+        while ((rc = tr_whereis(s->sys, name, &api)) != 0 && tr_now_ns() < end)
             sched_yield();
+        if (rc != 0)
+            tr_log(s->sys, TR_LOG_WARN, "notify_api_missing",
+                   "shard=%u name=%s waited_ms=5000", i, name);
     }
     *out = s;
     return 0;

@@ -11,9 +11,15 @@
 typedef struct notify_server notify_server;
 
 // notify_server_start opens a system of cfg->loops loops, makes it a node
-// of its own (process groups need one; it neither listens nor dials), starts
-// one supervised courier per shard (each with its api and gateways), and
-// serves HTTP and WebSocket once every api is ready.
+// of its own (process groups need one; it neither listens nor dials),
+// starts serving HTTP and WebSocket (first: the couriers need the edge's
+// port to answer through, and a taken port fails before any courier
+// starts), then starts one supervised courier per shard (each with its api
+// and gateways) and waits up to 5 s for every api to register. Until a
+// shard's api has registered, the edge answers that shard's requests 503
+// ("shard unavailable", Retry-After: 1). If the wait gives up, it logs
+// event=notify_api_missing (warn) and returns 0 all the same: the
+// supervisor may still bring the api up.
 // Returns 0, or a negative TR_E* code, or a positive nng error code;
 // *why (if not NULL) gets a static sentence about the failure.
 // Ownership: `cfg` is copied. Thread: any but a loop.

@@ -104,6 +104,44 @@ test_retry_budget_is_never_exceeded(void **state)
     }
 }
 
+// Absurd backoffs, no cap with many attempts, or an absurd min_attempt_ms
+// expire: the plan never scales them to ns, where they would overflow.
+static void
+test_plan_huge_pauses_expire(void **state)
+{
+    (void)state;
+    notify_config c;
+    notify_config_defaults(&c);
+    c.max_attempts = INT32_MAX;
+    uint64_t rng = 5;
+    int64_t s = 1000000000, now = 1000 * s, at = -1;
+    c.backoff_ms = INT64_MAX / 2;
+    c.backoff_max_ms = INT64_MAX;
+    assert_int_equal(notify_plan(1, false, now, now + 60 * s, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    c.backoff_ms = 1000;
+    c.backoff_max_ms = 0; // no cap: 2^99 s, kept near INT64_MAX / 2 ms
+    assert_int_equal(notify_plan(100, false, now, now + 60 * s, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    c.backoff_max_ms = 5000;
+    c.min_attempt_ms = INT64_MAX;
+    assert_int_equal(notify_plan(1, false, now, now + 60 * s, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    assert_int_equal(at, -1);
+    // A deadline already passed expires, even with no pause at all.
+    c.backoff_ms = 0;
+    c.min_attempt_ms = 0;
+    assert_int_equal(notify_plan(1, false, now, now - 1, &c, &rng, &at),
+                     NOTIFY_NEXT_EXPIRE);
+    // The exact fit still retries: 500-1000 ms plus 50 ms within 1050 ms.
+    c.backoff_ms = 1000;
+    c.min_attempt_ms = 50;
+    assert_int_equal(
+        notify_plan(1, false, now, now + 1050 * 1000000, &c, &rng, &at),
+        NOTIFY_NEXT_RETRY);
+    assert_in_range(at, now + 500 * 1000000, now + 1000 * 1000000);
+}
+
 static void
 test_limiter_bursts_then_refills(void **state)
 {
@@ -201,16 +239,19 @@ test_submission_round_trip_and_bad_bytes(void **state)
     tr_pack p;
     tr_pack_init(&p, NULL, 0);
     assert_int_equal(notify_submission_pack(&p, &in), 0);
-    assert_int_equal(
-        notify_submission_unpack(&out, tr_pack_data(&p), tr_pack_len(&p)), 0);
+    assert_int_equal(notify_submission_unpack(&out, tr_pack_data(&p),
+                                              tr_pack_len(&p), 600000),
+                     0);
     assert_true(out.token == in.token && out.kind == 1 && out.ttl_ms == 1234);
     assert_memory_equal(out.name, "news", 4);
     assert_memory_equal(out.body, "b\"ody", 5);
     for (size_t cut = 0; cut < tr_pack_len(&p); cut++)
-        assert_int_equal(notify_submission_unpack(&out, tr_pack_data(&p), cut),
-                         TR_EPROTO);
+        assert_int_equal(
+            notify_submission_unpack(&out, tr_pack_data(&p), cut, 600000),
+            TR_EPROTO);
     tr_pack_fini(&p);
-    assert_int_equal(notify_submission_unpack(&out, "\xc1\xc1", 2), TR_EPROTO);
+    assert_int_equal(notify_submission_unpack(&out, "\xc1\xc1", 2, 600000),
+                     TR_EPROTO);
 }
 
 // A well-formed payload whose strings exceed the edge's limits is refused:
@@ -243,11 +284,45 @@ test_submission_over_the_limits_is_refused(void **state)
         tr_pack p;
         tr_pack_init(&p, NULL, 0);
         assert_int_equal(notify_submission_pack(&p, &in), 0);
-        assert_int_equal(
-            notify_submission_unpack(&out, tr_pack_data(&p), tr_pack_len(&p)),
-            i == 0 ? 0 : TR_EPROTO);
+        assert_int_equal(notify_submission_unpack(&out, tr_pack_data(&p),
+                                                  tr_pack_len(&p), 600000),
+                         i == 0 ? 0 : TR_EPROTO);
         tr_pack_fini(&p);
     }
+}
+
+// A ttl past the edge's ttl_max_ms is refused as well: the courier turns
+// it into a deadline in ns, and a huge one would overflow.
+static void
+test_submission_ttl_over_the_limit_is_refused(void **state)
+{
+    (void)state;
+    const int64_t ttls[] = {1, 600000, 600001, INT64_MAX, 0, -1};
+    for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++) {
+        struct notify_submission in = {.token = 9,
+                                       .name = "ann",
+                                       .name_len = 3,
+                                       .title = "t",
+                                       .title_len = 1,
+                                       .body = "",
+                                       .ttl_ms = ttls[i]},
+                                 out;
+        tr_pack p;
+        tr_pack_init(&p, NULL, 0);
+        assert_int_equal(notify_submission_pack(&p, &in), 0);
+        assert_int_equal(notify_submission_unpack(&out, tr_pack_data(&p),
+                                                  tr_pack_len(&p), 600000),
+                         i < 2 ? 0 : TR_EPROTO);
+        tr_pack_fini(&p);
+    }
+    // And the configuration keeps ttl_max_ms itself within a day.
+    notify_config c;
+    notify_config_defaults(&c);
+    assert_null(notify_config_check(&c));
+    c.ttl_max_ms = NOTIFY_TTL_LIMIT_MS;
+    assert_null(notify_config_check(&c));
+    c.ttl_max_ms = NOTIFY_TTL_LIMIT_MS + 1;
+    assert_non_null(notify_config_check(&c));
 }
 
 static void
@@ -272,11 +347,13 @@ main(int argc, char **argv)
         cmocka_unit_test(test_backoff_doubles_with_equal_jitter),
         cmocka_unit_test(test_plan_ends_on_permanent_errors_and_max_attempts),
         cmocka_unit_test(test_retry_budget_is_never_exceeded),
+        cmocka_unit_test(test_plan_huge_pauses_expire),
         cmocka_unit_test(test_limiter_bursts_then_refills),
         cmocka_unit_test(test_limiter_memory_is_bounded),
         cmocka_unit_test(test_store_evicts_old_finished_never_live),
         cmocka_unit_test(test_submission_round_trip_and_bad_bytes),
         cmocka_unit_test(test_submission_over_the_limits_is_refused),
+        cmocka_unit_test(test_submission_ttl_over_the_limit_is_refused),
         cmocka_unit_test(test_names),
     };
     test_main("notify/parts", tests, argc, argv);
