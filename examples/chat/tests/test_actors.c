@@ -146,7 +146,8 @@ connect_opt(struct world *w, struct client *c, const char *name, bool stuck,
     if (strcmp(str(j, "ev"), "welcome") == 0) {
         assert_string_equal(str(j, "node"), "t1");
         snprintf(c->name, sizeof c->name, "%s", str(j, "name"));
-        assert_memory_equal(c->name, "guest-", 6);
+        assert_memory_equal(c->name, "guest-t1-", 9);
+        assert_true(chat_name_ok(c->name, strlen(c->name)));
     } else {
         snprintf(c->name, sizeof c->name, "(refused)");
         char *s = json_dumps(j, JSON_COMPACT);
@@ -620,6 +621,33 @@ test_nick_unique(void **state)
     world_close(&w);
 }
 
+// The node's part of guest names: its name when that is a valid,
+// short nickname part, else hex from the per-process salt; either way
+// the longest guest name is a valid nickname.
+static void
+test_guest_tag(void **state)
+{
+    (void)state;
+    const char *nodes[] = {
+        "n1",       "eu-west.2_b", "a23456789012345678", "a234567890123456789",
+        "node one", "n:1"};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        struct chat_config cfg = {.node = nodes[i]};
+        struct chat_server srv;
+        chat_server_init(&srv, NULL, &cfg);
+        if (i < 3) {
+            assert_string_equal(srv.guest_tag, nodes[i]);
+        } else {
+            assert_int_equal(strlen(srv.guest_tag), 8);
+            assert_int_equal(strspn(srv.guest_tag, "0123456789abcdef"), 8);
+        }
+        char longest[64];
+        snprintf(longest, sizeof longest, "guest-%s-%u", srv.guest_tag,
+                 1000000u);
+        assert_true(chat_name_ok(longest, strlen(longest)));
+    }
+}
+
 static void
 test_origin(void **state)
 {
@@ -730,6 +758,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_outbox_overflow),
         cmocka_unit_test(test_nick_unique),
+        cmocka_unit_test(test_guest_tag),
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_idle),
