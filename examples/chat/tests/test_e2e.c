@@ -42,22 +42,10 @@ struct node {
 
 static struct node n1, n2;
 
-static _Atomic unsigned conflicts; // event=name_conflict lines, both nodes
-
-static void
-log_count(void *cookie, enum tr_log_level level, const char *line)
-{
-    (void)cookie;
-    (void)level;
-    if (strstr(line, "event=name_conflict") != NULL)
-        atomic_fetch_add(&conflicts, 1);
-    fprintf(stderr, "troupe %s\n", line); // as without a sink
-}
-
 static void
 node_open(struct node *n, const char *name, const char *seed)
 {
-    tr_config tc = {.loops = 2, .log_fn = log_count};
+    tr_config tc = {.loops = 2};
     assert_int_equal(tr_system_open(&n->sys, &tc), 0);
     const char *seeds[1] = {seed};
     tr_node_config nc = {.name = name,
@@ -576,45 +564,6 @@ test_two_nodes(void **state)
     wsc_close(&a);
 }
 
-// Guests on two nodes get names no other node gives (each node's counter
-// starts at 1), so the registry has no conflicts to settle.
-static void
-test_guests_across_nodes(void **state)
-{
-    (void)state;
-    enum { G = 4 };
-    struct wsc g[2 * G];
-    unsigned c0 = atomic_load(&conflicts);
-    for (int i = 0; i < 2 * G; i++) {
-        const struct node *n = i < G ? &n1 : &n2;
-        wsc_open(&g[i], n, NULL);
-        json_t *j = expect(&g[i], "welcome");
-        snprintf(g[i].name, sizeof g[i].name, "%s", str(j, "name"));
-        json_decref(j);
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "guest-%s-", n->srv.cfg.node);
-        assert_memory_equal(g[i].name, prefix, strlen(prefix));
-        assert_true(chat_name_ok(g[i].name, strlen(g[i].name)));
-        for (int k = 0; k < i; k++)
-            assert_string_not_equal(g[i].name, g[k].name);
-    }
-    // Both registries hold all of them, each with its own node's guest.
-    for (int i = 0; i < 2 * G; i++) {
-        char reg[64];
-        snprintf(reg, sizeof reg, CHAT_NICK_PREFIX "%s", g[i].name);
-        tr_ref r1, r2;
-        TEST_WAIT_UNTIL(tr_whereis(n1.sys, reg, &r1) == 0 &&
-                        tr_whereis(n2.sys, reg, &r2) == 0);
-        assert_int_equal(tr_whereis(n1.sys, reg, &r1), 0);
-        assert_int_equal(tr_whereis(n2.sys, reg, &r2), 0);
-        assert_int_equal((r1.bits >> 48) == 0, i < G); // local on n1
-        assert_int_equal((r2.bits >> 48) == 0, i >= G);
-    }
-    assert_int_equal(atomic_load(&conflicts), c0);
-    for (int i = 0; i < 2 * G; i++)
-        wsc_close(&g[i]);
-}
-
 static void
 test_bad_input(void **state)
 {
@@ -738,7 +687,6 @@ int
 main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guests_across_nodes), // first: counters at 1
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_one_node),
         cmocka_unit_test(test_two_nodes),
