@@ -12,18 +12,128 @@
 //   the node whose name sorts first keeps it. The loser is logged.
 // - An owner that stops loses its names as soon as the node's agent gets
 //   its DOWN (the agent monitors every owner; cluster/agent.c).
-// - The table is a plain array: registries hold services, not every
-//   actor. A hash map is the next step if that changes.
+// - The table is an array (tr__names_peer_up walks it in order to
+//   announce our names), with two hash indexes over it so nothing scans
+//   it per operation: by name for register, whereis, unregister and every
+//   REG/UNREG a peer sends; by ref for the DOWN of an owner. Chat
+//   registers every connection's nickname, so the table holds one entry
+//   per client (1,000,000 is the sizing), and a scan per operation made
+//   connecting N clients cost N^2 string compares.
+// - Each index is a chain per bucket, doubly linked through the entries'
+//   indices, so an entry leaves both chains in O(1) even when one actor
+//   holds thousands of names. Buckets: a power of two, at least the
+//   number of entries (rebuilt, doubled, when an insert would pass it).
+// - Deleting moves the last entry into the hole (as before the indexes:
+//   the array's order, and so every walk of it, is what it was); the
+//   links that led to the last entry are pointed at its new index.
+// - The name hash is FNV-1a, unseeded: names come from this process and
+//   from peers that proved the cluster secret, not from strangers.
 #include "node.h"
 
 #include <string.h>
 
+static uint32_t
+hash_key(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u; // FNV-1a
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t
+hash_ref(tr_ref r)
+{
+    return (uint32_t)((r.bits * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
+}
+
+static uint32_t *
+bucket(struct node *n, int w, uint32_t hash)
+{
+    return &n->heads[w][hash & (n->nbuckets - 1)];
+}
+
+// link_to is the link that leads to entry i in index w: its bucket's head
+// or its predecessor's next.
+static uint32_t *
+link_to(struct node *n, int w, uint32_t i)
+{
+    uint32_t p = n->names[i].prev[w];
+    return p == NAME_NIL ? bucket(n, w, n->names[i].hash[w])
+                         : &n->names[p].next[w];
+}
+
+static void
+index_add(struct node *n, int w, uint32_t i)
+{
+    struct name *e = &n->names[i];
+    uint32_t *b = bucket(n, w, e->hash[w]);
+    e->next[w] = *b;
+    e->prev[w] = NAME_NIL;
+    if (*b != NAME_NIL)
+        n->names[*b].prev[w] = i;
+    *b = i;
+}
+
+static void
+index_remove(struct node *n, int w, uint32_t i)
+{
+    struct name *e = &n->names[i];
+    *link_to(n, w, i) = e->next[w];
+    if (e->next[w] != NAME_NIL)
+        n->names[e->next[w]].prev[w] = e->prev[w];
+}
+
+// index_move points the links to entry `from` at index `to`, where the
+// caller is about to copy it.
+static void
+index_move(struct node *n, int w, uint32_t from, uint32_t to)
+{
+    struct name *e = &n->names[from];
+    *link_to(n, w, from) = to;
+    if (e->next[w] != NAME_NIL)
+        n->names[e->next[w]].prev[w] = to;
+}
+
+// rehash makes room for one more entry: buckets at least nnames + 1.
+static int
+rehash(struct node *n)
+{
+    if (n->nnames < n->nbuckets)
+        return 0;
+    uint32_t nb = n->nbuckets != 0 ? n->nbuckets * 2 : 64;
+    uint32_t *v[NAME_INDEXES];
+    for (int w = 0; w < NAME_INDEXES; w++) {
+        v[w] = tr__alloc((size_t)nb * sizeof *v[w]);
+        if (v[w] == NULL) {
+            while (w-- > 0)
+                tr__free(v[w], (size_t)nb * sizeof *v[w]);
+            return TR_ENOMEM;
+        }
+    }
+    for (int w = 0; w < NAME_INDEXES; w++) {
+        tr__free(n->heads[w], (size_t)n->nbuckets * sizeof *v[w]);
+        n->heads[w] = v[w];
+        memset(v[w], 0xff, (size_t)nb * sizeof *v[w]); // NAME_NIL
+    }
+    n->nbuckets = nb;
+    for (uint32_t i = 0; i < n->nnames; i++)
+        for (int w = 0; w < NAME_INDEXES; w++)
+            index_add(n, w, i);
+    return 0;
+}
+
 static int64_t
 find(struct node *n, const char *name, size_t len)
 {
-    for (uint32_t i = 0; i < n->nnames; i++)
-        if (strlen(n->names[i].name) == len &&
-            memcmp(n->names[i].name, name, len) == 0)
+    if (n->nbuckets == 0 || len > KEY_MAX)
+        return -1;
+    uint32_t h = hash_key(name, len);
+    for (uint32_t i = *bucket(n, NAME_BY_KEY, h); i != NAME_NIL;
+         i = n->names[i].next[NAME_BY_KEY])
+        if (n->names[i].hash[NAME_BY_KEY] == h &&
+            memcmp(n->names[i].name, name, len) == 0 &&
+            n->names[i].name[len] == '\0')
             return i;
     return -1;
 }
@@ -49,22 +159,38 @@ put(struct node *n, const char *name, size_t len, tr_ref ref, uint16_t owner)
 {
     int64_t i = find(n, name, len);
     if (i < 0) {
-        if (tr__grow(&n->names, &n->capnames, n->nnames, sizeof *n->names,
-                     16) != 0)
+        if (rehash(n) != 0 || tr__grow(&n->names, &n->capnames, n->nnames,
+                                       sizeof *n->names, 16) != 0)
             return TR_ENOMEM;
         i = n->nnames++;
-        memcpy(n->names[i].name, name, len);
-        n->names[i].name[len] = '\0';
+        struct name *e = &n->names[i];
+        memcpy(e->name, name, len);
+        e->name[len] = '\0';
+        e->hash[NAME_BY_KEY] = hash_key(name, len);
+        index_add(n, NAME_BY_KEY, (uint32_t)i);
+    } else {
+        index_remove(n, NAME_BY_REF, (uint32_t)i); // its ref may change
     }
-    n->names[i].ref = ref;
-    n->names[i].owner = owner;
+    struct name *e = &n->names[i];
+    e->ref = ref;
+    e->owner = owner;
+    e->hash[NAME_BY_REF] = hash_ref(ref);
+    index_add(n, NAME_BY_REF, (uint32_t)i);
     return 0;
 }
 
+// del removes entry i; the last entry takes its place.
 static void
 del(struct node *n, int64_t i)
 {
-    n->names[i] = n->names[--n->nnames];
+    uint32_t last = n->nnames - 1;
+    for (int w = 0; w < NAME_INDEXES; w++) {
+        index_remove(n, w, (uint32_t)i);
+        if (i != last)
+            index_move(n, w, last, (uint32_t)i);
+    }
+    n->names[i] = n->names[last];
+    n->nnames--;
 }
 
 void
@@ -204,12 +330,19 @@ tr__names_down(struct node *n, tr_ref who)
     for (;;) {
         char gone[KEY_MAX + 1] = "";
         pthread_mutex_lock(&n->names_mu);
-        for (uint32_t i = 0; i < n->nnames; i++)
-            if (n->names[i].owner == 0 && tr_ref_eq(n->names[i].ref, who)) {
-                strcpy(gone, n->names[i].name);
-                del(n, i);
-                break;
-            }
+        // Of its names, the first in the table, as a scan would find it:
+        // the UNREGs go out in the order they always did.
+        uint32_t first = NAME_NIL;
+        uint32_t i = n->nbuckets != 0 ? *bucket(n, NAME_BY_REF, hash_ref(who))
+                                      : NAME_NIL;
+        for (; i != NAME_NIL; i = n->names[i].next[NAME_BY_REF])
+            if (i < first && n->names[i].owner == 0 &&
+                tr_ref_eq(n->names[i].ref, who))
+                first = i;
+        if (first != NAME_NIL) {
+            strcpy(gone, n->names[first].name);
+            del(n, first);
+        }
         pthread_mutex_unlock(&n->names_mu);
         if (gone[0] == '\0')
             return;
@@ -221,5 +354,7 @@ void
 tr__names_fini(struct node *n)
 {
     tr__free(n->names, n->capnames * sizeof *n->names);
+    for (int w = 0; w < NAME_INDEXES; w++)
+        tr__free(n->heads[w], (size_t)n->nbuckets * sizeof *n->heads[w]);
     tr__free(n->behavs, n->capbehavs * sizeof *n->behavs);
 }

@@ -112,10 +112,18 @@ struct ev {
     unsigned char data[];
 };
 
+// A registry entry, in node.names. Two hash indexes run through the
+// entries (names.c): [NAME_BY_KEY] by name, [NAME_BY_REF] by ref. Each is
+// a doubly-linked chain per bucket, in entry indices (NAME_NIL: none).
+enum { NAME_BY_KEY, NAME_BY_REF, NAME_INDEXES };
+#define NAME_NIL UINT32_MAX
+
 struct name {
     char name[128];
-    tr_ref ref;     // in this process's numbering
-    uint16_t owner; // node index; 0: ours
+    tr_ref ref;                  // in this process's numbering
+    uint16_t owner;              // node index; 0: ours
+    uint32_t hash[NAME_INDEXES]; // of the name, of the ref
+    uint32_t next[NAME_INDEXES], prev[NAME_INDEXES]; // prev NIL: first
 };
 
 // A process group: its members, this process's numbering (node index 0
@@ -175,6 +183,8 @@ struct node {
     pthread_mutex_t names_mu; // names and behavs
     struct name *names;
     uint32_t nnames, capnames;
+    uint32_t *heads[NAME_INDEXES]; // first entry per bucket, or NAME_NIL
+    uint32_t nbuckets;             // a power of two, >= nnames; or 0
     struct behav *behavs;
     uint32_t nbehavs, capbehavs;
 

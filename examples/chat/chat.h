@@ -28,6 +28,7 @@
 
 #define CHAT_FRAME_MAX     4096 // bytes of one client message, accepted
 #define CHAT_NAME_MAX      32   // bytes of a nickname or a room name
+#define CHAT_GUEST_TAG_MAX 18   // "guest-" tag "-" 7 digits: a valid name
 #define CHAT_TEXT_MAX      2000 // code points of a `say`
 #define CHAT_ID_MAX        64   // bytes of a `say` id
 #define CHAT_HISTORY       50   // messages a room keeps
@@ -69,6 +70,10 @@ struct chat_server {
     atomic_uint_fast64_t said; // `say`s accepted by rooms homed here
     atomic_uint_fast64_t slow_closed;
     atomic_uint_fast64_t flood_closed;
+    // guest_tag is this node's part of guest names ("guest-<tag>-<n>"),
+    // so two nodes never hand out the same one: the node's name when it
+    // is a valid nickname part, else 8 hex digits of `salt`.
+    char guest_tag[CHAT_GUEST_TAG_MAX + 1];
 };
 
 // chat_server_init fills `s` for `sys`, copying `cfg` (NULL: defaults).

@@ -845,11 +845,14 @@ conn_init(tr_ctx *ctx, const void *arg, size_t len)
         conn_close(ctx, c, 1008, "origin not allowed");
         return 0;
     }
-    // A guest name, unique in the cluster like any nickname.
+    // A guest name, unique in the cluster like any nickname. The node's
+    // tag keeps nodes from all counting guest-1, guest-2, ... and losing
+    // each clash in the registry (a name_conflict each) as they connect;
+    // EBUSY still covers a client that took a guest name as its nickname.
     char reg[sizeof CHAT_NICK_PREFIX + CHAT_NAME_MAX];
     rc = TR_EBUSY;
     for (int i = 0; i < 1000 && rc == TR_EBUSY; i++) {
-        snprintf(c->nick, sizeof c->nick, "guest-%u",
+        snprintf(c->nick, sizeof c->nick, "guest-%s-%u", c->srv->guest_tag,
                  atomic_fetch_add(&c->srv->guests, 1) % 1000000 + 1);
         snprintf(reg, sizeof reg, CHAT_NICK_PREFIX "%s", c->nick);
         rc = tr_register(sys, reg, tr_self(ctx));
@@ -1055,4 +1058,11 @@ chat_server_init(struct chat_server *s, tr_system *sys,
     atomic_init(&s->serial, 1);
     s->salt = (uint64_t)chat_wall_ms() ^ (uint64_t)tr_now_ns();
     s->salt = (s->salt * 0x9E3779B97F4A7C15ull) >> 32;
+    const char *node = s->cfg.node;
+    size_t len = strlen(node);
+    if (len <= CHAT_GUEST_TAG_MAX && chat_name_ok(node, len))
+        memcpy(s->guest_tag, node, len + 1);
+    else
+        snprintf(s->guest_tag, sizeof s->guest_tag, "%08x",
+                 (unsigned)(s->salt & 0xffffffffu));
 }

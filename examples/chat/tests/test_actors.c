@@ -22,6 +22,7 @@
 struct world {
     tr_system *sys;
     struct chat_server srv;
+    const char *node;
 };
 
 struct client {
@@ -30,16 +31,44 @@ struct client {
     char name[40];
 };
 
+static _Atomic unsigned conflicts; // event=name_conflict lines, any world
+
+static void
+log_count(void *cookie, enum tr_log_level level, const char *line)
+{
+    (void)cookie;
+    (void)level;
+    if (strstr(line, "event=name_conflict") != NULL)
+        atomic_fetch_add(&conflicts, 1);
+    fprintf(stderr, "troupe %s\n", line); // as without a sink
+}
+
+// world_start opens a system and node `node` with a chat server; with
+// `listen`, the node listens on loopback for another world to join.
+static void
+world_start(struct world *w, const char *node, bool listen,
+            const struct chat_config *cfg)
+{
+    tr_config tc = {.loops = 2, .log_fn = log_count};
+    assert_int_equal(tr_system_open(&w->sys, &tc), 0);
+    static const char secret[] = "actors-secret";
+    tr_node_config nc = {.name = node};
+    if (listen) {
+        nc.listen = "tcp://127.0.0.1:0";
+        nc.secret = secret;
+        nc.secret_len = strlen(secret);
+        nc.timeout_ms = 10000; // not a failure-detection test
+    }
+    assert_int_equal(tr_node_start(w->sys, &nc), 0);
+    struct chat_config c = cfg != NULL ? *cfg : (struct chat_config){0};
+    c.node = w->node = node;
+    chat_server_init(&w->srv, w->sys, &c);
+}
+
 static void
 world_open(struct world *w, const struct chat_config *cfg)
 {
-    tr_config tc = {.loops = 2};
-    assert_int_equal(tr_system_open(&w->sys, &tc), 0);
-    tr_node_config nc = {.name = "t1"};
-    assert_int_equal(tr_node_start(w->sys, &nc), 0);
-    struct chat_config c = cfg != NULL ? *cfg : (struct chat_config){0};
-    c.node = "t1";
-    chat_server_init(&w->srv, w->sys, &c);
+    world_start(w, "t1", false, cfg);
 }
 
 static void
@@ -144,9 +173,12 @@ connect_opt(struct world *w, struct client *c, const char *name, bool stuck,
     json_t *j = next_any(c, false);
     assert_non_null(j);
     if (strcmp(str(j, "ev"), "welcome") == 0) {
-        assert_string_equal(str(j, "node"), "t1");
+        assert_string_equal(str(j, "node"), w->node);
         snprintf(c->name, sizeof c->name, "%s", str(j, "name"));
-        assert_memory_equal(c->name, "guest-", 6);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "guest-%s-", w->node);
+        assert_memory_equal(c->name, prefix, strlen(prefix));
+        assert_true(chat_name_ok(c->name, strlen(c->name)));
     } else {
         snprintf(c->name, sizeof c->name, "(refused)");
         char *s = json_dumps(j, JSON_COMPACT);
@@ -620,6 +652,78 @@ test_nick_unique(void **state)
     world_close(&w);
 }
 
+// The node's part of guest names: its name when that is a valid,
+// short nickname part, else hex from the per-process salt; either way
+// the longest guest name is a valid nickname.
+static void
+test_guest_tag(void **state)
+{
+    (void)state;
+    const char *nodes[] = {
+        "n1",       "eu-west.2_b", "a23456789012345678", "a234567890123456789",
+        "node one", "n:1"};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        struct chat_config cfg = {.node = nodes[i]};
+        struct chat_server srv;
+        chat_server_init(&srv, NULL, &cfg);
+        if (i < 3) {
+            assert_string_equal(srv.guest_tag, nodes[i]);
+        } else {
+            assert_int_equal(strlen(srv.guest_tag), 8);
+            assert_int_equal(strspn(srv.guest_tag, "0123456789abcdef"), 8);
+        }
+        char longest[64];
+        snprintf(longest, sizeof longest, "guest-%s-%u", srv.guest_tag,
+                 1000000u);
+        assert_true(chat_name_ok(longest, strlen(longest)));
+    }
+}
+
+// Two nodes that meet after each gave out guest names, both counting
+// from 1: the names carry their node, so the registry has no conflict to
+// settle and every guest keeps its name on both nodes.
+static void
+test_guests_two_nodes(void **state)
+{
+    (void)state;
+    enum { G = 4 };
+    struct world w1, w2;
+    struct client g1[G], g2[G];
+    world_start(&w1, "t1", true, NULL);
+    world_start(&w2, "t2", true, NULL);
+    for (int i = 0; i < G; i++) {
+        connect_as(&w1, &g1[i], NULL);
+        connect_as(&w2, &g2[i], NULL);
+    }
+    unsigned c0 = atomic_load(&conflicts);
+    char url[256];
+    assert_int_equal(tr_node_url(w1.sys, url, sizeof url), 0);
+    assert_int_equal(tr_node_connect(w2.sys, url), 0);
+    assert_int_equal(tr_node_wait_peers(w1.sys, 1, TEST_WAIT_MS), 0);
+    assert_int_equal(tr_node_wait_peers(w2.sys, 1, TEST_WAIT_MS), 0);
+    for (int i = 0; i < 2 * G; i++) {
+        struct world *own = i < G ? &w1 : &w2, *other = i < G ? &w2 : &w1;
+        struct client *c = i < G ? &g1[i] : &g2[i - G];
+        char reg[64];
+        snprintf(reg, sizeof reg, CHAT_NICK_PREFIX "%s", c->name);
+        tr_ref r;
+        TEST_WAIT_UNTIL(tr_whereis(other->sys, reg, &r) == 0);
+        assert_int_equal(tr_whereis(other->sys, reg, &r), 0);
+        char node[TR_NODE_NAME_MAX];
+        assert_int_equal(tr_ref_node(other->sys, r, node, sizeof node), 0);
+        assert_string_equal(node, own->node);
+        assert_int_equal(tr_whereis(own->sys, reg, &r), 0);
+        assert_true(tr_ref_eq(r, c->conn));
+    }
+    assert_int_equal(atomic_load(&conflicts), c0);
+    for (int i = 0; i < G; i++) {
+        drop(&g1[i]);
+        drop(&g2[i]);
+    }
+    world_close(&w2);
+    world_close(&w1);
+}
+
 static void
 test_origin(void **state)
 {
@@ -730,6 +834,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_outbox_overflow),
         cmocka_unit_test(test_nick_unique),
+        cmocka_unit_test(test_guest_tag),
+        cmocka_unit_test(test_guests_two_nodes),
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_idle),
