@@ -312,8 +312,10 @@ actor_families(struct tr__mbuf *b, tr_system *sys, unsigned top)
         return TR_ENOMEM;
     (void)tr_actors_top(sys, TR_TOP_QUEUED, v, top, &n);
     (void)tr_actors_top(sys, TR_TOP_BUSY, v + n, top, &nb);
-    // Merge: the busiest that are not among the deepest already.
-    for (size_t i = n; i < n + nb; i++) {
+    // Merge: the busiest that are not among the deepest already. The end
+    // is fixed before the loop: n grows as entries are kept.
+    size_t end = n + nb;
+    for (size_t i = n; i < end; i++) {
         bool dup = false;
         for (size_t j = 0; j < n && !dup; j++)
             dup = tr_ref_eq(v[j].ref, v[i].ref);
