@@ -533,9 +533,11 @@ on_joined(struct client *c, json_t *j)
             json_object_get(json_array_get(h, n - 1), "seq"));
     if (!r->joined) {
         r->joined = true;
-        r->last = last;
         c->njoined++;
     }
+    // A second `joined` (the room was created twice at once on two nodes,
+    // and ours lost its name) starts the order afresh from its history.
+    r->last = last;
     if (c->state == C_JOINING && c->njoined == c->w->o->rooms_per_client) {
         c->state = C_READY;
         ADD(ready, 1);

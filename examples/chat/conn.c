@@ -41,7 +41,8 @@
 
 enum slot_state { SLOT_FREE = 0, SLOT_JOINING, SLOT_JOINED };
 
-struct held { // a room event that came while joining
+struct held {    // a room event that came while joining
+    tr_ref from; // the room actor that published it
     uint32_t type;
     size_t len;
     unsigned char data[];
@@ -297,7 +298,12 @@ on_room_event(tr_ctx *ctx, struct conn *c, const tr_msg *m)
     if (s == NULL)
         return;
     if (s->state == SLOT_JOINED) {
-        deliver(ctx, c, s, tr_msg_type(m), tr_msg_data(m), tr_msg_size(m), &e);
+        // Only the room actor we joined: a twin of it (created on another
+        // node at the same moment, until it finds it lost the name)
+        // publishes to the same group.
+        if (tr_ref_eq(tr_msg_sender(m), s->room))
+            deliver(ctx, c, s, tr_msg_type(m), tr_msg_data(m), tr_msg_size(m),
+                    &e);
         return;
     }
     // Joining: keep it until the answer says what it covered. The outbox
@@ -318,6 +324,7 @@ on_room_event(tr_ctx *ctx, struct conn *c, const tr_msg *m)
     struct held *h = malloc(sizeof *h + tr_msg_size(m));
     if (h == NULL)
         return;
+    h->from = tr_msg_sender(m);
     h->type = tr_msg_type(m);
     h->len = tr_msg_size(m);
     memcpy(h->data, tr_msg_data(m), h->len);
@@ -399,7 +406,8 @@ on_joined(tr_ctx *ctx, int status, const tr_msg *reply, void *cookie)
     for (size_t i = 0; i < s->nheld && !c->closing; i++) {
         const struct held *h = s->held[i];
         struct room_ev e;
-        if (room_ev_read(&e, h->type, h->data, h->len) == 0)
+        if (tr_ref_eq(h->from, s->room) &&
+            room_ev_read(&e, h->type, h->data, h->len) == 0)
             deliver(ctx, c, s, h->type, h->data, h->len, &e);
     }
     slot_drop_held(s);

@@ -15,6 +15,15 @@
 //
 // The room stops when its last member leaves (or stops: it monitors each
 // member), unregistering first, so the next join creates it afresh.
+//
+// Two first joiners on two nodes that have not heard of each other's room
+// yet create it twice. The registry settles the name on one of them; the
+// other finds, on its next tick (every OWNER_MS), that its name now
+// names the winner, and stops without unregistering it. Its members,
+// which monitor it, join again and find the winner, and their clients get
+// `joined` again with the winner's history: from there one seq order.
+// (Members of the winner never see the loser's events: a connection takes
+// events only from the room actor it joined.)
 #define _POSIX_C_SOURCE 200809L
 #include "chat.h"
 
@@ -24,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define OWNER_MS 1000 // how often a room checks that its name is its own
 
 struct member {
     char nick[CHAT_NAME_MAX + 1];
@@ -111,15 +122,27 @@ find(struct room *r, tr_ref who)
     return NULL;
 }
 
+// owns_name is true while the registry names this room for its name.
+static bool
+owns_name(tr_ctx *ctx, struct room *r)
+{
+    tr_ref owner;
+    return tr_whereis(tr_ctx_system(ctx), r->reg, &owner) == 0 &&
+           tr_ref_eq(owner, tr_self(ctx));
+}
+
 // room_close unregisters at once (so new joins create a new room), then
-// stops; joins already queued get TR_EDOWN and look the room up again.
+// stops; joins already queued get TR_EDOWN and look the room up again. A
+// room whose name went to another in a conflict leaves that one's alone
+// (tr_unregister goes by name).
 static void
 room_close(tr_ctx *ctx, struct room *r)
 {
     if (r->closing)
         return;
     r->closing = true;
-    tr_unregister(tr_ctx_system(ctx), r->reg);
+    if (owns_name(ctx, r))
+        tr_unregister(tr_ctx_system(ctx), r->reg);
     tr_pg_leave(tr_ctx_system(ctx), CHAT_ROOMS_GROUP, tr_self(ctx));
     tr_exit(ctx, TR_EXIT_NORMAL);
 }
@@ -375,8 +398,16 @@ room_receive(tr_ctx *ctx, const tr_msg *msg)
         return 0;
     }
     case CHAT_TICK:
-        if (r->n == 0)
+        if (r->n == 0) {
             room_close(ctx, r);
+        } else if (!owns_name(ctx, r)) {
+            tr_log(tr_ctx_system(ctx), TR_LOG_WARN, "chat_room_lost",
+                   "room=%s members=%zu", r->name, r->n);
+            room_close(ctx, r); // members join the winner
+        } else {
+            tr_send_after(ctx, tr_self(ctx), CHAT_TICK, NULL, 0, OWNER_MS,
+                          NULL);
+        }
         return 0;
     case TR_MSG_DOWN: {
         const tr_down *d = tr_msg_data(msg);

@@ -724,6 +724,60 @@ test_guests_two_nodes(void **state)
     world_close(&w1);
 }
 
+// A room created on two nodes before they meet: the registry settles the
+// name on one (t1's: its name sorts first); the other room finds it lost
+// the name, stops, and its member joins the winner and gets `joined`
+// again. From there both members see one seq order, and the winner's
+// member never saw the loser's events.
+static void
+test_room_created_twice(void **state)
+{
+    (void)state;
+    struct world w1, w2;
+    struct client a, b;
+    world_start(&w1, "t1", true, NULL);
+    world_start(&w2, "t2", true, NULL);
+    connect_as(&w1, &a, "alice");
+    connect_as(&w2, &b, "bob");
+    json_decref(join(&a, "lobby"));
+    json_decref(join(&b, "lobby"));
+    sendf(&b, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"alone\"}");
+    json_t *j = expect(&b, "msg"); // bob's room: seq 1, his own
+    assert_int_equal(json_integer_value(json_object_get(j, "seq")), 1);
+    json_decref(j);
+    tr_ref home1, home2;
+    assert_int_equal(tr_whereis(w1.sys, "room:lobby", &home1), 0);
+
+    char url[256];
+    assert_int_equal(tr_node_url(w1.sys, url, sizeof url), 0);
+    assert_int_equal(tr_node_connect(w2.sys, url), 0);
+    // bob's room stops within a tick; bob is in t1's room then.
+    j = expect(&b, "joined");
+    assert_string_equal(str(j, "room"), "lobby");
+    const char *ab[] = {"alice", "bob"};
+    members_are(json_object_get(j, "members"), ab, 2);
+    json_decref(j);
+    assert_int_equal(tr_whereis(w2.sys, "room:lobby", &home2), 0);
+    char node[TR_NODE_NAME_MAX];
+    assert_int_equal(tr_ref_node(w2.sys, home2, node, sizeof node), 0);
+    assert_string_equal(node, "t1");
+    expect_presence(&a, "bob", "join"); // and nothing of bob's room before
+    sendf(&a, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"one\"}");
+    sendf(&b, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"two\"}");
+    for (int s = 1; s <= 2; s++) {
+        j = expect(&a, "msg");
+        assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
+        json_decref(j);
+        j = expect(&b, "msg");
+        assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
+        json_decref(j);
+    }
+    drop(&a);
+    drop(&b);
+    world_close(&w2);
+    world_close(&w1);
+}
+
 static void
 test_origin(void **state)
 {
@@ -836,6 +890,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_nick_unique),
         cmocka_unit_test(test_guest_tag),
         cmocka_unit_test(test_guests_two_nodes),
+        cmocka_unit_test(test_room_created_twice),
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_idle),
