@@ -1367,8 +1367,8 @@ spawn(tr_ref *out, tr_system *sys, struct tr__actor *parent,
     // init, allocates it there).
     bool laters = tr__later_busy(a);
     atomic_fetch_and(&a->word, ~TR__A_SCHED);
-    if (!tr__stack_empty(&a->sig) || laters ||
-        atomic_load(&a->mbox.in) != NULL || tr__actor_phase(a) != TR__PH_RUN) {
+    if (!tr__stack_empty(&a->sig) || laters || !tr__stack_empty(&a->mbox.in) ||
+        tr__actor_phase(a) != TR__PH_RUN) {
         uint32_t old = atomic_fetch_or(&a->word, TR__A_SCHED);
         if (!(old & TR__A_SCHED))
             actor_post(sys, a, old);

@@ -109,86 +109,6 @@ tr__mpsc_empty(struct tr__mpsc *q)
            atomic_load_explicit(&q->stub.next, memory_order_acquire) == NULL;
 }
 
-// tr__mbox is an actor's mailbox: producers push onto a lock-free stack
-// (`in`, one CAS), and the consumer, when its private FIFO (`out`) runs
-// dry, takes the whole stack with one exchange and reverses it into push
-// order. Two words, no stub, and a consumer that empties the mailbox with
-// one message in it pays one exchange, against the stub's re-push and
-// several branches of tr__mpsc. Order: as tr__mpsc (one producer's nodes
-// pop in push order; different producers' in the order of their CASes).
-// The CAS is seq_cst for the same store-load pairing as tr__mpsc_push.
-struct tr__mbox {
-    _Atomic(struct tr__node *) in; // producers: any thread; consumer: xchg
-    struct tr__node *out;          // consumer only: oldest first
-};
-
-static inline void
-tr__mbox_init(struct tr__mbox *q)
-{
-    atomic_init(&q->in, NULL);
-    q->out = NULL;
-}
-
-// tr__mbox_push appends `n`. Thread: any.
-static inline void
-tr__mbox_push(struct tr__mbox *q, struct tr__node *n)
-{
-    struct tr__node *top = atomic_load_explicit(&q->in, memory_order_relaxed);
-    do {
-        atomic_store_explicit(&n->next, top, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(
-        &q->in, &top, n, memory_order_seq_cst, memory_order_relaxed));
-}
-
-// tr__mbox_refill moves everything pushed onto the consumer's FIFO, which
-// must be empty, and returns its head (NULL: nothing was pushed).
-// Thread: consumer.
-static inline struct tr__node *
-tr__mbox_refill(struct tr__mbox *q)
-{
-    if (atomic_load_explicit(&q->in, memory_order_relaxed) == NULL)
-        return NULL;
-    // acquire (seq_cst): pairs with each push's CAS.
-    struct tr__node *n = atomic_exchange(&q->in, NULL), *fifo = NULL;
-    while (n != NULL) {
-        struct tr__node *next =
-            atomic_load_explicit(&n->next, memory_order_relaxed);
-        atomic_store_explicit(&n->next, fifo, memory_order_relaxed);
-        fifo = n;
-        n = next;
-    }
-    return fifo;
-}
-
-// tr__mbox_pop_at is tr__mbox_pop with the consumer's FIFO head kept at
-// *outp (a local, while a run pops a batch). Thread: consumer.
-static inline struct tr__node *
-tr__mbox_pop_at(struct tr__mbox *q, struct tr__node **outp)
-{
-    struct tr__node *n = *outp;
-    if (n == NULL && (n = tr__mbox_refill(q)) == NULL)
-        return NULL;
-    *outp = atomic_load_explicit(&n->next, memory_order_relaxed);
-    return n;
-}
-
-// tr__mbox_pop removes the oldest node, or returns NULL when the mailbox
-// is empty. Thread: consumer.
-static inline struct tr__node *
-tr__mbox_pop(struct tr__mbox *q)
-{
-    return tr__mbox_pop_at(q, &q->out);
-}
-
-// tr__mbox_empty is true when nothing pushed is left to pop. The load of
-// `in` is seq_cst: the consumer's clear-then-check of its schedule flag
-// relies on it. Thread: consumer.
-static inline bool
-tr__mbox_empty(struct tr__mbox *q)
-{
-    return q->out == NULL && atomic_load(&q->in) == NULL;
-}
-
 struct tr__stack {
     _Atomic(struct tr__node *) top; // producers: any thread; consumer: xchg
 };
@@ -232,6 +152,67 @@ static inline bool
 tr__stack_empty(struct tr__stack *s)
 {
     return atomic_load(&s->top) == NULL;
+}
+
+// tr__mbox is an actor's mailbox: producers push onto a tr__stack (`in`,
+// one CAS), and the consumer, when its private FIFO (`out`) runs dry,
+// takes the whole stack with one exchange (tr__stack_take, which restores
+// push order). Two words, no stub, and a consumer that empties the
+// mailbox with one message in it pays one exchange, against the stub's
+// re-push and several branches of tr__mpsc. Order: as tr__mpsc (one
+// producer's nodes pop in push order; different producers' in the order
+// of their CASes). The CAS is seq_cst for the same store-load pairing as
+// tr__mpsc_push.
+struct tr__mbox {
+    struct tr__stack in;  // producers: any thread; consumer: take
+    struct tr__node *out; // consumer only: oldest first
+};
+
+static inline void
+tr__mbox_init(struct tr__mbox *q)
+{
+    tr__stack_init(&q->in);
+    q->out = NULL;
+}
+
+// tr__mbox_push appends `n`. Thread: any.
+static inline void
+tr__mbox_push(struct tr__mbox *q, struct tr__node *n)
+{
+    tr__stack_push(&q->in, n);
+}
+
+// tr__mbox_pop_at is tr__mbox_pop with the consumer's FIFO head kept at
+// *outp (a local, while a run pops a batch). Thread: consumer.
+static inline struct tr__node *
+tr__mbox_pop_at(struct tr__mbox *q, struct tr__node **outp)
+{
+    struct tr__node *n = *outp;
+    if (n == NULL) {
+        // A load first: an empty stack costs no exchange.
+        if (atomic_load_explicit(&q->in.top, memory_order_relaxed) == NULL ||
+            (n = tr__stack_take(&q->in)) == NULL)
+            return NULL;
+    }
+    *outp = atomic_load_explicit(&n->next, memory_order_relaxed);
+    return n;
+}
+
+// tr__mbox_pop removes the oldest node, or returns NULL when the mailbox
+// is empty. Thread: consumer.
+static inline struct tr__node *
+tr__mbox_pop(struct tr__mbox *q)
+{
+    return tr__mbox_pop_at(q, &q->out);
+}
+
+// tr__mbox_empty is true when nothing pushed is left to pop. The load of
+// `in` is seq_cst: the consumer's clear-then-check of its schedule flag
+// relies on it. Thread: consumer.
+static inline bool
+tr__mbox_empty(struct tr__mbox *q)
+{
+    return q->out == NULL && tr__stack_empty(&q->in);
 }
 
 #endif // TR_MAILBOX_MPSC_H
