@@ -62,23 +62,30 @@ tr__actor_kill(tr_system *sys, struct tr__actor *a)
     atomic_fetch_and_explicit(&s->word, ~TR__W_ALIVE, memory_order_acq_rel);
 }
 
+// lookup_own returns the live actor the local ref `r` names if it lives
+// on loop `sh`, else NULL: the same-loop fast path (see actor.h), no
+// reference needed.
+static inline struct tr__actor *
+lookup_own(tr_system *sys, struct tr__shard *sh, tr_ref r)
+{
+    uint32_t idx = (uint32_t)(r.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
+    struct tr__slot *s = tr__slots_get(&sys->slots, idx);
+    if (TR_UNLIKELY(s == NULL || idx == 0))
+        return NULL;
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+    uint64_t want = ((r.bits & TR__GEN_MASK) << TR__W_GENSHIFT) |
+                    ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT) | TR__W_ALIVE;
+    return (w & ~TR__W_REFS) == want ? s->actor : NULL;
+}
+
 struct tr__actor *
 tr__actor_lookup(tr_system *sys, struct tr__shard *sh, tr_ref r, bool *held)
 {
-    if (sh != NULL) {
-        // Same-loop fast path (see actor.h): no reference needed.
-        uint32_t idx = (uint32_t)(r.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
-        struct tr__slot *s = tr__slots_get(&sys->slots, idx);
-        if (s != NULL && idx != 0) {
-            uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-            uint64_t want = ((r.bits & TR__GEN_MASK) << TR__W_GENSHIFT) |
-                            ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT) |
-                            TR__W_ALIVE;
-            if ((w & ~TR__W_REFS) == want && (r.bits >> 48) == 0) {
-                *held = false;
-                return s->actor;
-            }
-        }
+    struct tr__actor *a =
+        sh != NULL && TR__REF_NODE(r) == 0 ? lookup_own(sys, sh, r) : NULL;
+    if (a != NULL) {
+        *held = false;
+        return a;
     }
     *held = true;
     return tr__slots_acquire(&sys->slots, r);
@@ -1480,29 +1487,19 @@ send_slow(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
     return tr__send_full(ctx->sys, ctx->self, to, type, data, len, req_id, 0);
 }
 
-// To an actor on another loop (`to` is local and its slot exists): a
-// reference from the lookup to the end, as tr__send_full takes, and the
-// bounded mailbox's admission.
+// To an actor on another loop (`to` is local): a reference from the
+// lookup to the end, as tr__send_full takes, and the bounded mailbox's
+// admission. A ref that names nobody, an inbox or a blocking actor goes
+// the general way.
 static __attribute__((noinline)) int
 send_far(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
          uint64_t req_id)
 {
     struct tr__shard *sh = ctx->shard;
     tr_system *sys = ctx->sys;
-    struct tr__slot *s = tr__slots_get(
-        &sys->slots, (uint32_t)(to.bits >> TR__GEN_BITS) & TR__SLOT_MASK);
-    const uint64_t loop_bits = (uint64_t)0xFF << TR__W_LOOPSHIFT;
-    uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) | TR__W_ALIVE;
-    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-    do {
-        if ((w & ~(TR__W_REFS | loop_bits)) != want ||
-            (w & loop_bits) == ((uint64_t)TR__NO_LOOP << TR__W_LOOPSHIFT) ||
-            (w & TR__W_REFS) == TR__W_REFS) // gone, stale, off the loops...
-            return send_slow(ctx, to, type, data, len, req_id);
-        // acquire: the actor stays allocated while we hold the reference.
-    } while (!atomic_compare_exchange_weak_explicit(
-        &s->word, &w, w + 1, memory_order_acquire, memory_order_acquire));
-    struct tr__actor *a = s->actor;
+    struct tr__actor *a = tr__slots_acquire(&sys->slots, to);
+    if (a == NULL)
+        return send_slow(ctx, to, type, data, len, req_id);
     uint32_t aw = atomic_load_explicit(&a->word, memory_order_relaxed);
     int rc;
     if (aw & (TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)) {
@@ -1537,20 +1534,13 @@ send_fast(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
     if (TR_UNLIKELY(sh == NULL || len > TR__MSG_SMALL || len > sys->max_msg ||
                     (len != 0 && data == NULL) || TR__REF_NODE(to) != 0))
         goto slow;
-    uint32_t idx = (uint32_t)(to.bits >> TR__GEN_BITS) & TR__SLOT_MASK;
-    struct tr__slot *s = tr__slots_get(&sys->slots, idx);
-    if (TR_UNLIKELY(s == NULL || idx == 0))
-        goto slow;
-    uint64_t want = ((to.bits & TR__GEN_MASK) << TR__W_GENSHIFT) | TR__W_ALIVE;
-    uint64_t own = want | ((uint64_t)sh->loop.index << TR__W_LOOPSHIFT);
-    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-    if (TR_UNLIKELY((w & ~TR__W_REFS) != own)) {
+    // On our own loop the target cannot die while we run (see actor.h).
+    struct tr__actor *a = lookup_own(sys, sh, to);
+    if (TR_UNLIKELY(a == NULL)) {
         if (deadline_ns != 0)
             goto slow;
         return send_far(ctx, to, type, data, len, req_id);
     }
-    // On our own loop: the target cannot die while we run (see actor.h).
-    struct tr__actor *a = s->actor;
     if (TR_UNLIKELY(
             atomic_load_explicit(&a->word, memory_order_relaxed) &
             (TR__A_BOUNDED | TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)))
@@ -1593,9 +1583,7 @@ tr_reply(tr_ctx *ctx, const tr_msg *msg, uint32_t type, const void *data,
     if (type >= TR_MSG_SYSTEM)
         return TR_EINVAL;
     // A reply to a request carries its id, marked as a reply.
-    uint64_t id = msg->req_id != 0 && !(msg->req_id & TR__REQ_REPLY)
-                      ? msg->req_id | TR__REQ_REPLY
-                      : 0;
+    uint64_t id = tr__is_request(msg) ? msg->req_id | TR__REQ_REPLY : 0;
     return send_fast(ctx, msg->from, type, data, len, id, 0);
 }
 

@@ -287,6 +287,14 @@ struct tr_ctx {
 // A reply's req_id is the request's with this bit set.
 #define TR__REQ_REPLY (1ull << 63)
 
+// tr__is_request is true for a request that wants a reply (not a reply,
+// not a plain message): tr_msg_is_request, inline.
+static inline bool
+tr__is_request(const struct tr_msg *m)
+{
+    return m->req_id != 0 && !(m->req_id & TR__REQ_REPLY);
+}
+
 struct tr__cancel {
     tr_ref requester;
     uint64_t req;

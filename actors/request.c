@@ -403,7 +403,7 @@ tr_request(tr_ctx *ctx, uint64_t *req, tr_ref to, uint32_t type,
         tr__loop_now_upper_ns(&ctx->sys->shards[tr__actor_loop(ctx->a)].loop);
     int64_t deadline = now + (timeout_ms > 0 ? timeout_ms : 0) * 1000000;
     const struct tr_msg *cur = ctx->cur;
-    if (cur != NULL && cur->req_id != 0 && !(cur->req_id & TR__REQ_REPLY)) {
+    if (cur != NULL && tr__is_request(cur)) {
         r->parent = (struct tr__cancel){cur->from, cur->req_id};
         if (cur->deadline_ns != 0 && cur->deadline_ns < deadline)
             deadline = cur->deadline_ns; // inherit the smaller budget
@@ -461,7 +461,7 @@ tr_msg_deadline_ns(const tr_msg *m)
 bool
 tr_msg_is_request(const tr_msg *m)
 {
-    return m->req_id != 0 && !(m->req_id & TR__REQ_REPLY);
+    return tr__is_request(m);
 }
 
 tr_reply_token
