@@ -119,16 +119,26 @@ tr__stack_init(struct tr__stack *s)
     atomic_init(&s->top, NULL);
 }
 
+// tr__stack_push_chain adds the nodes head .. tail (linked through
+// `next`, head first) with one CAS; they come out of tr__stack_take in
+// the reverse of that order. Thread: any.
+static inline void
+tr__stack_push_chain(struct tr__stack *s, struct tr__node *head,
+                     struct tr__node *tail)
+{
+    struct tr__node *top = atomic_load_explicit(&s->top, memory_order_relaxed);
+    do {
+        atomic_store_explicit(&tail->next, top, memory_order_relaxed);
+        // seq_cst on success: same store-load pairing as tr__mpsc_push.
+    } while (!atomic_compare_exchange_weak_explicit(
+        &s->top, &top, head, memory_order_seq_cst, memory_order_relaxed));
+}
+
 // tr__stack_push adds `n`. Thread: any.
 static inline void
 tr__stack_push(struct tr__stack *s, struct tr__node *n)
 {
-    struct tr__node *top = atomic_load_explicit(&s->top, memory_order_relaxed);
-    do {
-        atomic_store_explicit(&n->next, top, memory_order_relaxed);
-        // seq_cst on success: same store-load pairing as tr__mpsc_push.
-    } while (!atomic_compare_exchange_weak_explicit(
-        &s->top, &top, n, memory_order_seq_cst, memory_order_relaxed));
+    tr__stack_push_chain(s, n, n);
 }
 
 // tr__stack_take removes every node and returns them oldest first, linked

@@ -23,26 +23,12 @@ tr__msgpool_init(struct tr__msgpool *p)
 // without reading every message: each read would be a cache miss on a
 // line the freeing thread wrote.
 static void
-chain_mark(struct tr__node *head, struct tr__node *tail, unsigned n)
-{
-    tr__msg_of(head)->len = n;
-    tr__msg_of(head)->req_id = (uint64_t)(uintptr_t)tail;
-}
-
-// Pushes the chain head .. tail of n messages onto `to`'s returned stack
-// with one CAS.
-static void
 chain_push(struct tr__msgpool *to, struct tr__node *head, struct tr__node *tail,
            unsigned n)
 {
-    chain_mark(head, tail, n);
-    struct tr__stack *s = &to->returned;
-    struct tr__node *top = atomic_load_explicit(&s->top, memory_order_relaxed);
-    do {
-        atomic_store_explicit(&tail->next, top, memory_order_relaxed);
-        // seq_cst on success, as tr__stack_push: publishes the chain.
-    } while (!atomic_compare_exchange_weak_explicit(
-        &s->top, &top, head, memory_order_seq_cst, memory_order_relaxed));
+    tr__msg_of(head)->len = n;
+    tr__msg_of(head)->req_id = (uint64_t)(uintptr_t)tail;
+    tr__stack_push_chain(&to->returned, head, tail);
 }
 
 static void
