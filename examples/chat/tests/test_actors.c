@@ -446,6 +446,20 @@ test_seq_order(void **state)
     world_close(&w);
 }
 
+// expect_seqs: both clients get the room's next n messages as seq 1 .. n.
+static void
+expect_seqs(struct client *a, struct client *b, int n)
+{
+    for (int s = 1; s <= n; s++) {
+        struct client *c[2] = {a, b};
+        for (int i = 0; i < 2; i++) {
+            json_t *j = expect(c[i], "msg");
+            assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
+            json_decref(j);
+        }
+    }
+}
+
 // test_room_spawn_lost: two first joiners of a room on one node, on two
 // loops, both find no room and both spawn one; the second room's init
 // finds the name taken and fails. Here that loser is spawned by hand
@@ -483,14 +497,7 @@ test_room_spawn_lost(void **state)
     expect_presence(&a, "bob", "join");
     sendf(&b, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"one\"}");
     sendf(&a, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"two\"}");
-    for (int s = 1; s <= 2; s++) {
-        j = expect(&a, "msg");
-        assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
-        json_decref(j);
-        j = expect(&b, "msg");
-        assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
-        json_decref(j);
-    }
+    expect_seqs(&a, &b, 2);
     drop(&a);
     drop(&b);
     world_close(&w);
@@ -764,14 +771,7 @@ test_room_created_twice(void **state)
     expect_presence(&a, "bob", "join"); // and nothing of bob's room before
     sendf(&a, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"one\"}");
     sendf(&b, "{\"op\":\"say\",\"room\":\"lobby\",\"text\":\"two\"}");
-    for (int s = 1; s <= 2; s++) {
-        j = expect(&a, "msg");
-        assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
-        json_decref(j);
-        j = expect(&b, "msg");
-        assert_int_equal(json_integer_value(json_object_get(j, "seq")), s);
-        json_decref(j);
-    }
+    expect_seqs(&a, &b, 2);
     drop(&a);
     drop(&b);
     world_close(&w2);
