@@ -37,6 +37,7 @@ struct cl_opts {
     unsigned size;             // bytes of text in each say
     unsigned inflight;         // handshakes in flight per process
     bool realtime;             // stamp CLOCK_REALTIME (several machines)
+    bool io_epoll;             // --io epoll: sockets on an epoll thread
     char prefix[CL_MAX_PREFIX + 1];
     unsigned run_id; // makes nicknames unique across runs
 };

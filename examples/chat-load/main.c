@@ -48,35 +48,40 @@ static const char *const close_names[] = {
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chat-load [options] ws://HOST:PORT/PATH [URL...]\n"
-            "       chat-load --stub [options]\n"
-            "       chat-load --serve-stub PORT\n"
-            "Clients are spread over the URLs (a cluster's nodes) in turn.\n"
-            "  -n, --clients N        clients in all (100)\n"
-            "  -m, --rooms M          rooms (10)\n"
-            "  -k, --rooms-per-client K  rooms each client joins (1)\n"
-            "  -r, --rate R           say messages per second, in all (10)\n"
-            "  -d, --duration S       measured seconds (10)\n"
-            "  -w, --warmup S         seconds of sending before measuring (2)\n"
-            "  -p, --procs P          worker processes (N / %d, rounded up)\n"
-            "  -s, --size B           bytes of text per message (64)\n"
-            "      --drain S          at most this long after sending stops, "
-            "until\n"
-            "                         a second passes with no delivery (10)\n"
-            "      --connect-timeout S  for every client to join (120)\n"
-            "      --inflight K       handshakes in flight per process (128)\n"
-            "      --prefix NAME      nickname and room prefix (load)\n"
-            "      --realtime         stamp with CLOCK_REALTIME (clients on\n"
-            "                         several machines), not CLOCK_MONOTONIC\n"
-            "      --server-pid PID   report this server's RSS and CPU\n"
-            "                         (repeat for a cluster)\n"
-            "  -q, --quiet            no progress lines\n"
-            "      --stub             run against a built-in stub server\n"
-            "      --serve-stub PORT  only serve the stub (0: a free port)\n"
-            "Exit status: 0 when every client joined and stayed, no message\n"
-            "was lost and messages were delivered; 2 otherwise; 1 on error.\n",
-            PER_PROC_DEFAULT);
+    fprintf(
+        f,
+        "usage: chat-load [options] ws://HOST:PORT/PATH [URL...]\n"
+        "       chat-load --stub [options]\n"
+        "       chat-load --serve-stub PORT\n"
+        "Clients are spread over the URLs (a cluster's nodes) in turn.\n"
+        "  -n, --clients N        clients in all (100)\n"
+        "  -m, --rooms M          rooms (10)\n"
+        "  -k, --rooms-per-client K  rooms each client joins (1)\n"
+        "  -r, --rate R           say messages per second, in all (10)\n"
+        "  -d, --duration S       measured seconds (10)\n"
+        "  -w, --warmup S         seconds of sending before measuring (2)\n"
+        "  -p, --procs P          worker processes (N / %d, rounded up)\n"
+        "  -s, --size B           bytes of text per message (64)\n"
+        "      --drain S          at most this long after sending stops, "
+        "until\n"
+        "                         a second passes with no delivery (10)\n"
+        "      --connect-timeout S  for every client to join (120)\n"
+        "      --inflight K       handshakes in flight per process (128)\n"
+        "      --prefix NAME      nickname and room prefix (load)\n"
+        "      --io nng|epoll     the clients' sockets: nng's TCP streams,\n"
+        "                         or plain sockets on one epoll thread per\n"
+        "                         process (cheaper: for a server on the\n"
+        "                         same machine) (nng)\n"
+        "      --realtime         stamp with CLOCK_REALTIME (clients on\n"
+        "                         several machines), not CLOCK_MONOTONIC\n"
+        "      --server-pid PID   report this server's RSS and CPU\n"
+        "                         (repeat for a cluster)\n"
+        "  -q, --quiet            no progress lines\n"
+        "      --stub             run against a built-in stub server\n"
+        "      --serve-stub PORT  only serve the stub (0: a free port)\n"
+        "Exit status: 0 when every client joined and stayed, no message\n"
+        "was lost and messages were delivered; 2 otherwise; 1 on error.\n",
+        PER_PROC_DEFAULT);
 }
 
 static int
@@ -377,7 +382,8 @@ main(int argc, char **argv)
         O_REALTIME,
         O_SPID,
         O_STUB,
-        O_SERVE_STUB
+        O_SERVE_STUB,
+        O_IO
     };
     static const struct option lopts[] = {
         {"clients", required_argument, NULL, 'n'},
@@ -395,6 +401,7 @@ main(int argc, char **argv)
         {"inflight", required_argument, NULL, O_INFLIGHT},
         {"prefix", required_argument, NULL, O_PREFIX},
         {"realtime", no_argument, NULL, O_REALTIME},
+        {"io", required_argument, NULL, O_IO},
         {"server-pid", required_argument, NULL, O_SPID},
         {"stub", no_argument, NULL, O_STUB},
         {"serve-stub", required_argument, NULL, O_SERVE_STUB},
@@ -454,6 +461,13 @@ main(int argc, char **argv)
             break;
         case O_REALTIME:
             o.realtime = true;
+            break;
+        case O_IO:
+            if (strcmp(optarg, "nng") != 0 && strcmp(optarg, "epoll") != 0) {
+                fprintf(stderr, "chat-load: --io: nng or epoll\n");
+                return 1;
+            }
+            o.io_epoll = strcmp(optarg, "epoll") == 0;
             break;
         case O_SPID:
             if (nserver < CL_MAX_PIDS)
@@ -522,10 +536,11 @@ main(int argc, char **argv)
 
     printf("chat-load: %u clients in %u rooms (%u per client) over %u "
            "process%s, %u URL%s; %.0f msg/s (%.3f per client), %u-byte "
-           "text, %.0f s warm-up, %.0f s measured\n",
+           "text, %.0f s warm-up, %.0f s measured%s\n",
            o.clients, o.rooms, o.rooms_per_client, o.procs,
            o.procs == 1 ? "" : "es", o.nurls, o.nurls == 1 ? "" : "s", o.rate,
-           per_client, o.size, o.warmup_s, o.duration_s);
+           per_client, o.size, o.warmup_s, o.duration_s,
+           o.io_epoll ? ", epoll I/O" : "");
     if (start_workers(&o) != 0) {
         fprintf(stderr, "chat-load: cannot start workers\n");
         kill_all();

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: MIT
 # Copyright 2026 the troupe authors
 #
-# smoke-chat.sh CHAT CHAT-LOAD: starts the chat server on a free loopback
-# port, runs chat-load against it briefly (two workers, every message
-# checked), then stops the server. chat-load's exit status is the result.
+# smoke-chat.sh CHAT CHAT-LOAD [OPTIONS]: starts the chat server on a free
+# loopback port, runs chat-load against it briefly (two workers, every
+# message checked; OPTIONS added to its own), then stops the server.
+# chat-load's exit status is the result.
 set -euo pipefail
 chat=$1
 load=$2
+shift 2
 out=$(mktemp)
 pid=
 cleanup() {
@@ -30,4 +32,4 @@ if [ -z "$port" ]; then
     exit 1
 fi
 "$load" -q -n 200 -m 10 -r 100 -w 1 -d 2 -p 2 --drain 5 --server-pid "$pid" \
-    "ws://127.0.0.1:$port/ws"
+    "$@" "ws://127.0.0.1:$port/ws"

@@ -27,19 +27,34 @@
 //   client never has more than one send in flight.
 // - Counters are per-process relaxed atomics; the parent only ever reads
 //   differences between two reports.
+// - `--io epoll` swaps nng's streams for plain non-blocking sockets on one
+//   epoll thread per process (level-triggered reads, a write straight from
+//   the caller, EPOLLOUT only while a write is short). With nng 1.5.2 each
+//   receive passes from its poller thread to a task thread and each new
+//   receive first tries a read and re-arms the poller: about three times
+//   the CPU per delivery of one read here, which matters when the client
+//   shares the machine with the server it measures. Everything above the
+//   byte level (frames, the protocol, the counts) is the same code.
 #define _POSIX_C_SOURCE 200809L
 #include "chat_load.h"
 
 #include <troupe.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +71,7 @@
 #define DIAL_MS      10000
 #define HANDSHAKE_MS 30000 // each read before the client has joined
 #define TICK_MS      5
+#define EP_ROUND_NS  500000 // --io epoll: the epoll thread's pause
 #define SAY_MAX      2300
 #define WS_GUID      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -155,7 +171,11 @@ struct client {
     struct croom *room; // rooms_per_client entries, in w->croom
     nng_stream *s;
     nng_aio *rx, *tx;
-    uint32_t id; // global, 0 .. N-1
+    int fd;         // --io epoll: the socket (-1: none)
+    uint32_t ev;    // --io epoll: the events asked of epoll
+    bool rx_on;     // --io epoll: a receive is wanted (post_recv)
+    int64_t due_ns; // --io epoll: the dial or handshake read times out
+    uint32_t id;    // global, 0 .. N-1
     uint8_t state;
     uint8_t njoined;
     bool pending;   // counted in w->pending (a handshake in flight)
@@ -182,6 +202,11 @@ struct worker {
     struct client *cl;
     struct croom *croom;
     nng_stream_dialer *dialer[CL_MAX_URLS];
+    struct sockaddr_storage sa[CL_MAX_URLS]; // --io epoll: where to dial
+    socklen_t salen[CL_MAX_URLS];
+    int ep, evfd; // --io epoll: the epoll set; wakes the thread to stop
+    pthread_t iot;
+    bool iot_on;
     _Atomic uint32_t pending; // handshakes in flight
     _Atomic bool stopping;
     _Atomic int first_err; // the first failure is printed, not the rest
@@ -235,12 +260,42 @@ grow(uint8_t **buf, uint32_t *cap, size_t need)
 
 static void tx_kick(struct client *c);
 
+// has_conn: the client has a connection that is not closed (with nng: a
+// stream; with --io epoll: a socket, perhaps still connecting).
+static bool
+has_conn(const struct client *c)
+{
+    return (c->s != NULL || c->fd >= 0) && !c->s_closed;
+}
+
+// ep_want (--io epoll) asks epoll for what the client waits on now: input
+// while a receive is wanted, output while a dial or a short write is.
+static void
+ep_want(struct client *c)
+{
+    if (c->fd < 0 || c->s_closed)
+        return;
+    uint32_t ev =
+        (c->rx_on ? EPOLLIN : 0u) | (c->txbusy || c->dialing ? EPOLLOUT : 0u);
+    if (ev != c->ev) {
+        struct epoll_event e = {.events = ev, .data.ptr = c};
+        (void)epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &e);
+        c->ev = ev;
+    }
+}
+
 static void
 close_stream(struct client *c)
 {
-    if (c->s != NULL && !c->s_closed) {
-        c->s_closed = true;
+    if (!has_conn(c))
+        return;
+    c->s_closed = true;
+    if (c->s != NULL) {
         nng_stream_close(c->s);
+    } else { // --io epoll: events already taken find s_closed
+        (void)epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        c->fd = -1;
     }
 }
 
@@ -292,8 +347,7 @@ conn_end(struct client *c, int close)
 static void
 tx_frame(struct client *c, unsigned op, const void *data, size_t len)
 {
-    if (c->s == NULL || c->s_closed ||
-        grow(&c->pend, &c->pcap, c->plen + len + 14) != 0)
+    if (!has_conn(c) || grow(&c->pend, &c->pcap, c->plen + len + 14) != 0)
         return;
     uint8_t *h = c->pend + c->plen;
     size_t hl = 2;
@@ -333,19 +387,34 @@ tx_raw(struct client *c, const void *data, size_t len)
     tx_kick(c);
 }
 
+static void tx_done(struct client *c, int rv, size_t n);
+
+// tx_send sends what is in flight: an nng send, or (--io epoll) a write
+// now, the rest of a short one when EPOLLOUT comes.
 static void
 tx_send(struct client *c)
 {
-    nng_iov iov = {.iov_buf = c->fly + c->foff, .iov_len = c->flen - c->foff};
-    nng_aio_set_iov(c->tx, 1, &iov);
-    nng_stream_send(c->s, c->tx);
+    if (c->s != NULL) {
+        nng_iov iov = {.iov_buf = c->fly + c->foff,
+                       .iov_len = c->flen - c->foff};
+        nng_aio_set_iov(c->tx, 1, &iov);
+        nng_stream_send(c->s, c->tx);
+        return;
+    }
+    ssize_t n = send(c->fd, c->fly + c->foff, c->flen - c->foff, MSG_NOSIGNAL);
+    if (n > 0)
+        tx_done(c, 0, (size_t)n);
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ep_want(c); // txbusy: wait for EPOLLOUT
+    else
+        tx_done(c, n < 0 ? NNG_ESYSERR | errno : NNG_ECLOSED, 0);
 }
 
 // tx_kick puts the pending bytes on the wire unless a send is in flight.
 static void
 tx_kick(struct client *c)
 {
-    if (c->txbusy || c->plen == 0 || c->s == NULL || c->s_closed)
+    if (c->txbusy || c->plen == 0 || !has_conn(c) || c->dialing)
         return;
     uint8_t *b = c->fly;
     uint32_t cap = c->fcap;
@@ -360,22 +429,20 @@ tx_kick(struct client *c)
     tx_send(c);
 }
 
+// tx_done: a send of n bytes finished (rv 0) or failed. Call with c->mtx
+// held.
 static void
-tx_cb(void *arg)
+tx_done(struct client *c, int rv, size_t n)
 {
-    struct client *c = arg;
-    pthread_mutex_lock(&c->mtx);
-    int rv = nng_aio_result(c->tx);
     if (rv != 0) {
         c->txbusy = false;
         c->plen = 0;
         c->lingering = false;
         conn_end(c, CL_CLOSE_NONE);
         close_stream(c);
-        pthread_mutex_unlock(&c->mtx);
         return;
     }
-    c->foff += (uint32_t)nng_aio_count(c->tx);
+    c->foff += (uint32_t)n;
     if (c->foff < c->flen) {
         tx_send(c); // a partial write: send the rest
     } else {
@@ -384,7 +451,16 @@ tx_cb(void *arg)
         tx_kick(c);
         if (!c->txbusy && c->state == C_DONE)
             close_stream(c); // the close frame is out
+        ep_want(c);
     }
+}
+
+static void
+tx_cb(void *arg)
+{
+    struct client *c = arg;
+    pthread_mutex_lock(&c->mtx);
+    tx_done(c, nng_aio_result(c->tx), nng_aio_count(c->tx));
     pthread_mutex_unlock(&c->mtx);
 }
 
@@ -394,6 +470,14 @@ post_recv(struct client *c)
     if (c->rcap - c->rlen < 512 &&
         grow(&c->rbuf, &c->rcap, (size_t)c->rlen + 512) != 0) {
         conn_end(c, CL_CLOSE_NONE);
+        return;
+    }
+    if (c->s == NULL) { // --io epoll: the I/O thread reads
+        c->rx_on = true;
+        c->due_ns = c->state == C_READY
+                        ? 0
+                        : cl_stamp_ns(false) + (int64_t)HANDSHAKE_MS * 1000000;
+        ep_want(c);
         return;
     }
     nng_iov iov = {.iov_buf = c->rbuf + c->rlen, .iov_len = c->rcap - c->rlen};
@@ -779,54 +863,47 @@ on_upgrade(struct client *c)
     return 1;
 }
 
-// rx_cb completes a dial or a read.
+// dial_done: the connection is up (rv 0) or not. Call with c->mtx held.
 static void
-rx_cb(void *arg)
+dial_done(struct client *c, int rv)
 {
-    struct client *c = arg;
-    pthread_mutex_lock(&c->mtx);
-    int rv = nng_aio_result(c->rx);
-    if (c->dialing) {
-        c->dialing = false;
-        if (rv != 0) {
-            if (c->state == C_DIALING) {
-                ADD(dial_failed, 1);
-                note_err(c->w, "dial", nng_strerror(rv));
-                pending_done(c);
-                c->state = C_DONE;
-            }
-        } else {
-            c->s = nng_aio_get_output(c->rx, 0);
-            if (c->state != C_DIALING) { // closed while dialling
-                close_stream(c);
-            } else {
-                c->state = C_UPGRADING;
-                send_upgrade(c);
-                post_recv(c);
-            }
+    c->dialing = false;
+    if (rv != 0) {
+        if (c->state == C_DIALING) {
+            ADD(dial_failed, 1);
+            note_err(c->w, "dial", nng_strerror(rv));
+            pending_done(c);
+            c->state = C_DONE;
         }
-        pthread_mutex_unlock(&c->mtx);
-        return;
+        close_stream(c);                // --io epoll: the socket
+    } else if (c->state != C_DIALING) { // closed while dialling
+        close_stream(c);
+    } else {
+        c->state = C_UPGRADING;
+        send_upgrade(c);
+        post_recv(c);
     }
-    if (c->state == C_DONE) {
-        pthread_mutex_unlock(&c->mtx);
+}
+
+// rx_done: a read of n bytes finished (rv 0) or failed. Call with c->mtx
+// held.
+static void
+rx_done(struct client *c, int rv, size_t n)
+{
+    if (c->state == C_DONE)
         return;
-    }
     if (rv != 0) {
         if (c->state < C_READY && !atomic_load(&c->w->stopping))
             note_err(c->w, "handshake", nng_strerror(rv));
         conn_end(c, CL_CLOSE_NONE);
-        pthread_mutex_unlock(&c->mtx);
         return;
     }
-    size_t n = nng_aio_count(c->rx);
     c->rlen += (uint32_t)n;
     ADD(bytes_in, n);
     if (c->state == C_UPGRADING) {
         int up = on_upgrade(c);
         if (up < 0) {
             conn_end(c, -1);
-            pthread_mutex_unlock(&c->mtx);
             return;
         }
         if (up > 0) {
@@ -836,7 +913,136 @@ rx_cb(void *arg)
     }
     if (c->state == C_UPGRADING || on_frames(c) == 0)
         post_recv(c);
+}
+
+// rx_cb completes an nng dial or read.
+static void
+rx_cb(void *arg)
+{
+    struct client *c = arg;
+    pthread_mutex_lock(&c->mtx);
+    int rv = nng_aio_result(c->rx);
+    if (c->dialing) {
+        if (rv == 0)
+            c->s = nng_aio_get_output(c->rx, 0);
+        dial_done(c, rv);
+    } else {
+        rx_done(c, rv, nng_aio_count(c->rx));
+    }
     pthread_mutex_unlock(&c->mtx);
+}
+
+// --- --io epoll: sockets on one thread ---------------------------------------
+
+// ep_dial starts a non-blocking connect; EPOLLOUT tells when it is done.
+// Returns 0 or an nng error code.
+static int
+ep_dial(struct client *c)
+{
+    struct worker *w = c->w;
+    unsigned u = c->id % w->o->nurls;
+    int fd = socket(w->sa[u].ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NNG_ESYSERR | errno;
+    int one = 1; // as with nng: a say leaves at once
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
+    if ((connect(fd, (struct sockaddr *)&w->sa[u], w->salen[u]) != 0 &&
+         errno != EINPROGRESS) ||
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
+        int rv = NNG_ESYSERR | errno;
+        close(fd);
+        return rv;
+    }
+    c->fd = fd;
+    c->ev = EPOLLOUT;
+    return 0;
+}
+
+// ep_event handles what epoll reported for one client.
+static void
+ep_event(struct client *c, uint32_t events)
+{
+    pthread_mutex_lock(&c->mtx);
+    if (!has_conn(c)) {
+        // closed after epoll_wait took the event
+    } else if (c->dialing) {
+        int err = 0;
+        socklen_t l = sizeof err;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+            err = errno;
+        dial_done(c, err != 0 ? NNG_ESYSERR | err : 0);
+    } else {
+        const uint32_t bad = EPOLLERR | EPOLLHUP;
+        if (c->txbusy && (events & (EPOLLOUT | bad)))
+            tx_send(c);
+        if (c->rx_on && (events & (EPOLLIN | bad)) && has_conn(c)) {
+            c->rx_on = false;
+            ssize_t k = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+            if (k > 0)
+                rx_done(c, 0, (size_t)k);
+            else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                c->rx_on = true;
+            else
+                rx_done(c, k < 0 ? NNG_ESYSERR | errno : NNG_ECLOSED, 0);
+        }
+        // Nothing wanted and the socket failed: nobody else will look.
+        if (!c->rx_on && !c->txbusy && (events & bad))
+            close_stream(c);
+        ep_want(c);
+    }
+    pthread_mutex_unlock(&c->mtx);
+}
+
+// ep_timeouts ends dials and handshake reads past their time.
+static void
+ep_timeouts(struct worker *w, int64_t now)
+{
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct client *c = &w->cl[i];
+        pthread_mutex_lock(&c->mtx);
+        if (c->due_ns != 0 && now >= c->due_ns && has_conn(c)) {
+            c->due_ns = 0;
+            if (c->dialing) {
+                dial_done(c, NNG_ETIMEDOUT);
+            } else if (c->rx_on) {
+                c->rx_on = false;
+                rx_done(c, NNG_ETIMEDOUT, 0);
+                ep_want(c);
+            }
+        }
+        pthread_mutex_unlock(&c->mtx);
+    }
+}
+
+static void *
+ep_main(void *arg)
+{
+    struct worker *w = arg;
+    struct epoll_event ev[256];
+    int64_t scan = 0;
+    for (;;) {
+        int n = epoll_wait(w->ep, ev, 256, 100);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.ptr == NULL) // w->evfd: stop
+                return NULL;
+            ep_event(ev[i].data.ptr, ev[i].events);
+        }
+        if (n > 0) { // a round at most every EP_ROUND_NS: see above
+            struct timespec ts = {0, EP_ROUND_NS};
+            nanosleep(&ts, NULL);
+        }
+        int64_t now = cl_stamp_ns(false);
+        if (now >= scan &&
+            atomic_load_explicit(&w->pending, memory_order_relaxed) != 0) {
+            scan = now + 100 * 1000000;
+            ep_timeouts(w, now);
+        }
+    }
+    return NULL;
 }
 
 static void
@@ -848,8 +1054,15 @@ start_dial(struct client *c)
     c->dialing = true;
     c->pending = true;
     atomic_fetch_add_explicit(&w->pending, 1, memory_order_relaxed);
-    nng_aio_set_timeout(c->rx, DIAL_MS);
-    nng_stream_dialer_dial(w->dialer[c->id % w->o->nurls], c->rx);
+    if (w->o->io_epoll) {
+        c->due_ns = cl_stamp_ns(false) + (int64_t)DIAL_MS * 1000000;
+        int rv = ep_dial(c);
+        if (rv != 0)
+            dial_done(c, rv);
+    } else {
+        nng_aio_set_timeout(c->rx, DIAL_MS);
+        nng_stream_dialer_dial(w->dialer[c->id % w->o->nurls], c->rx);
+    }
     pthread_mutex_unlock(&c->mtx);
 }
 
@@ -1028,7 +1241,20 @@ static int
 worker_open(struct worker *w)
 {
     const struct cl_opts *o = w->o;
-    for (unsigned u = 0; u < o->nurls; u++) {
+    w->ep = w->evfd = -1;
+    for (unsigned u = 0; o->io_epoll && u < o->nurls; u++) {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+        int rv = getaddrinfo(o->host[u], o->port[u], &hints, &ai);
+        if (rv != 0) {
+            fprintf(stderr, "chat-load: %s port %s: %s\n", o->host[u],
+                    o->port[u], gai_strerror(rv));
+            return -1;
+        }
+        memcpy(&w->sa[u], ai->ai_addr, ai->ai_addrlen);
+        w->salen[u] = ai->ai_addrlen;
+        freeaddrinfo(ai);
+    }
+    for (unsigned u = 0; !o->io_epoll && u < o->nurls; u++) {
         char url[128];
         snprintf(url, sizeof url, "tcp://%s:%s", o->host[u], o->port[u]);
         // TCP_NODELAY: a `say` leaves at once, not after the server's
@@ -1058,10 +1284,21 @@ worker_open(struct worker *w)
         c->room = &w->croom[(size_t)i * k];
         for (unsigned j = 0; j < k; j++) // k distinct rooms: k * step <= M
             c->room[j].room = (c->id + j * step) % o->rooms;
+        c->fd = -1;
         pthread_mutex_init(&c->mtx, NULL);
-        if (nng_aio_alloc(&c->rx, rx_cb, c) != 0 ||
-            nng_aio_alloc(&c->tx, tx_cb, c) != 0)
+        if (!o->io_epoll && (nng_aio_alloc(&c->rx, rx_cb, c) != 0 ||
+                             nng_aio_alloc(&c->tx, tx_cb, c) != 0))
             return -1;
+    }
+    if (o->io_epoll) {
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
+        w->ep = epoll_create1(EPOLL_CLOEXEC);
+        w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->ep < 0 || w->evfd < 0 ||
+            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &e) != 0 ||
+            pthread_create(&w->iot, NULL, ep_main, w) != 0)
+            return -1;
+        w->iot_on = true;
     }
     return 0;
 }
@@ -1070,6 +1307,12 @@ static void
 worker_close(struct worker *w)
 {
     atomic_store(&w->stopping, true);
+    if (w->iot_on) { // the epoll thread first: no event after this
+        uint64_t one = 1;
+        if (write(w->evfd, &one, sizeof one) == sizeof one)
+            pthread_join(w->iot, NULL);
+        w->iot_on = false;
+    }
     for (uint32_t i = 0; w->cl != NULL && i < w->n; i++) {
         struct client *c = &w->cl[i];
         pthread_mutex_lock(&c->mtx);
@@ -1097,6 +1340,10 @@ worker_close(struct worker *w)
     for (unsigned u = 0; u < w->o->nurls; u++)
         if (w->dialer[u] != NULL)
             nng_stream_dialer_free(w->dialer[u]);
+    if (w->ep >= 0)
+        close(w->ep);
+    if (w->evfd >= 0)
+        close(w->evfd);
     free(w->cl);
     free(w->croom);
 }
