@@ -261,19 +261,27 @@ alarm_edge(tr_system *sys, struct tr__shard *sh, struct tr__actor *a,
     }
 }
 
-static int
-bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
+// bound_try takes a place: returns how many were queued before ours.
+static inline uint32_t
+bound_try(struct tr__bound *bd)
+{
+    uint32_t in = atomic_fetch_add_explicit(&bd->in, 1, memory_order_acq_rel);
+    // `out` is read after `in`, so it may count messages admitted after
+    // ours: a negative difference means the queue is empty.
+    int32_t d =
+        (int32_t)(in - atomic_load_explicit(&bd->out, memory_order_acquire));
+    return d > 0 ? (uint32_t)d : 0;
+}
+
+// What a take of a place that found `n` queued leads to: the alarm's
+// edge, the policy of a full mailbox, TR_OVERFLOW_WAIT's sleeps.
+static __attribute__((noinline)) int
+bound_admit_slow(tr_system *sys, struct tr__shard *sh, struct tr__actor *a,
+                 uint32_t n)
 {
     struct tr__bound *bd = tr__bound_of(a);
     int64_t deadline = -1;
     for (;;) {
-        uint32_t in =
-            atomic_fetch_add_explicit(&bd->in, 1, memory_order_acq_rel);
-        // `out` is read after `in`, so it may count messages admitted
-        // after ours: a negative difference means the queue is empty.
-        int32_t d = (int32_t)(in - atomic_load_explicit(&bd->out,
-                                                        memory_order_acquire));
-        uint32_t n = d > 0 ? (uint32_t)d : 0;
         if (TR_UNLIKELY(bd->high != 0 && n + 1 == bd->high && n < bd->cap))
             alarm_edge(sys, sh, a, n + 1, true);
         if (n < bd->cap || bd->policy == TR_OVERFLOW_DROP_OLDEST)
@@ -297,6 +305,7 @@ bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
                     tr__futex_wait(&bd->out, seen,
                                    until < deadline ? until : deadline);
                 atomic_fetch_sub(&bd->waiters, 1);
+                n = bound_try(bd);
                 continue;
             }
         }
@@ -304,6 +313,18 @@ bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
         tr__count(sys, sh, refused);
         return TR_EFULL;
     }
+}
+
+// A sender takes a place: 0, TR__DROPPED or an error (TR_EFULL). The
+// common case (room, no alarm edge) is one RMW and a load, inline.
+static inline int
+bound_admit(tr_system *sys, struct tr__shard *sh, struct tr__actor *a)
+{
+    struct tr__bound *bd = tr__bound_of(a);
+    uint32_t n = bound_try(bd);
+    if (TR_LIKELY(n < bd->cap && n + 1 != bd->high))
+        return 0;
+    return bound_admit_slow(sys, sh, a, n);
 }
 
 // Writable-again notices: subscribers wait in the target's ext; the
@@ -1522,6 +1543,25 @@ out:
     return rc == TR__DROPPED ? 0 : rc;
 }
 
+// To a bounded actor on our own loop (it cannot die while we run): the
+// admission, then the push.
+static __attribute__((noinline)) int
+send_own_bounded(tr_ctx *ctx, struct tr__actor *a, tr_ref to, uint32_t type,
+                 const void *data, size_t len, uint64_t req_id)
+{
+    struct tr__shard *sh = ctx->shard;
+    int rc = bound_admit(ctx->sys, sh, a);
+    if (rc != 0)
+        return rc == TR__DROPPED ? 0 : rc; // refused (TR_EFULL) or dropped
+    struct tr_msg *m = tr__msg_take(&sh->loop.pool);
+    if (m == NULL) {
+        bound_unadmit(tr__bound_of(a));
+        return send_slow(ctx, to, type, data, len, req_id);
+    }
+    send_push(ctx, sh, a, m, type, data, len, req_id, 0, true);
+    return 0;
+}
+
 // With a deadline (a request) only the own-loop path is taken here; the
 // others keep six arguments for tr_send and tr_reply, whose deadline is
 // the constant 0.
@@ -1541,10 +1581,14 @@ send_fast(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
             goto slow;
         return send_far(ctx, to, type, data, len, req_id);
     }
-    if (TR_UNLIKELY(
-            atomic_load_explicit(&a->word, memory_order_relaxed) &
-            (TR__A_BOUNDED | TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING)))
-        goto slow;
+    uint32_t aw = atomic_load_explicit(&a->word, memory_order_relaxed);
+    if (TR_UNLIKELY(aw & (TR__A_BOUNDED | TR__A_STATS | TR__A_INBOX |
+                          TR__A_BLOCKING))) {
+        if (aw & (TR__A_STATS | TR__A_INBOX | TR__A_BLOCKING) ||
+            deadline_ns != 0)
+            goto slow;
+        return send_own_bounded(ctx, a, to, type, data, len, req_id);
+    }
     struct tr_msg *m = tr__msg_take(&sh->loop.pool);
     if (TR_UNLIKELY(m == NULL))
         goto slow;

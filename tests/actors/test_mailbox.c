@@ -3,13 +3,25 @@
 //
 // Bounded mailboxes: TR_EFULL at exactly the capacity, the drop policies
 // (sent = delivered + dropped), signals and DOWN getting through a full
-// mailbox, waiting senders, and racing producers (for TSan).
+// mailbox, waiting senders, and racing producers (for TSan); senders on
+// other threads, on another loop and on the sink's own loop (whose sends
+// take their own path).
 #include "tests/test.h"
 
 #include <pthread.h>
 #include <string.h>
 
-enum { S_BLOCK = 1, S_ITEM, S_REPORT, R_REPORT, R_STOP, P_GO, R_PRODUCED };
+enum {
+    S_BLOCK = 1,
+    S_ITEM,
+    S_REPORT,
+    R_REPORT,
+    R_STOP,
+    P_GO,
+    R_PRODUCED,
+    B_GO,
+    R_BURST
+};
 
 struct sink {
     uint32_t count, first, last;
@@ -88,7 +100,13 @@ env_open(struct env *e, uint32_t cap, enum tr_overflow policy, int64_t wait_ms)
     assert_int_equal(tr_system_open(&e->sys, &cfg), 0);
     assert_int_equal(tr_inbox_alloc(&e->ib, e->sys), 0);
     tr_ref rep = tr_inbox_ref(e->ib);
-    tr_spawn_opts o = {.capacity = cap, .overflow = policy, .wait_ms = wait_ms};
+    // The sink on loop 0: producers on loop 1 send across loops, on loop
+    // 0 from its own loop.
+    tr_spawn_opts o = {.placement = TR_PLACE_LOOP,
+                       .loop = 0,
+                       .capacity = cap,
+                       .overflow = policy,
+                       .wait_ms = wait_ms};
     assert_int_equal(
         tr_system_spawn(&e->sink, e->sys, &sink, &rep, sizeof rep, &o), 0);
 }
@@ -381,6 +399,116 @@ test_producer_pauses_and_resumes_on_writable(void **state)
     env_close(&e);
 }
 
+// The producer on the sink's own loop: it fills the mailbox in one turn,
+// pauses, and the sink runs between its turns.
+static void
+test_same_loop_producer_pauses_and_resumes(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, 64, TR_OVERFLOW_REFUSE, 0);
+    tr_spawn_opts same = {.placement = TR_PLACE_LOOP, .loop = 0};
+    tr_ref pr;
+    assert_int_equal(tr_system_spawn(&pr, e.sys, &producer, NULL, 0, &same), 0);
+    struct prod go = {e.sink, tr_inbox_ref(e.ib), 0, 100000, 0};
+    assert_int_equal(tr_system_send(e.sys, pr, P_GO, &go, sizeof go), 0);
+    tr_msg *m = test_recv(e.ib, R_PRODUCED);
+    uint32_t pauses;
+    memcpy(&pauses, tr_msg_data(m), sizeof pauses);
+    tr_msg_free(m);
+    // The sink cannot run during the producer's turn: every pause comes
+    // after exactly a full mailbox, and the sink frees at least half.
+    assert_true(pauses >= 100000 / 64);
+    assert_true(pauses <= 100000 / 32 + 1);
+    struct sink_report r = report(&e);
+    assert_int_equal(r.count, 100000);
+    assert_int_equal(r.first, 0);
+    assert_int_equal(r.last, 99999);
+    tr_mailbox_info mi;
+    assert_int_equal(tr_mailbox_stats(e.sys, e.sink, &mi), 0);
+    assert_int_equal(mi.refused, pauses);
+    env_close(&e);
+}
+
+// A burst: N sends in one turn, counting what tr_send answered.
+struct burst {
+    tr_ref sink, report;
+    uint32_t n, ok, full;
+};
+
+static int
+burst_receive(tr_ctx *ctx, const tr_msg *m)
+{
+    struct burst b;
+    if (tr_msg_type(m) != B_GO)
+        return TR_EUNHANDLED;
+    memcpy(&b, tr_msg_data(m), sizeof b);
+    for (uint32_t i = 0; i < b.n; i++) {
+        int rc = tr_send(ctx, b.sink, S_ITEM, &i, sizeof i);
+        b.ok += rc == 0;
+        b.full += rc == TR_EFULL;
+    }
+    return tr_send(ctx, b.report, R_BURST, &b, sizeof b);
+}
+
+static const tr_behavior burster = {.name = "burst", .receive = burst_receive};
+
+// burst_on runs a burst of n from the given loop; returns its counts.
+static struct burst
+burst_on(struct env *e, unsigned loop, uint32_t n)
+{
+    tr_spawn_opts o = {.placement = TR_PLACE_LOOP, .loop = loop};
+    tr_ref b;
+    assert_int_equal(tr_system_spawn(&b, e->sys, &burster, NULL, 0, &o), 0);
+    struct burst go = {e->sink, tr_inbox_ref(e->ib), n, 0, 0};
+    assert_int_equal(tr_system_send(e->sys, b, B_GO, &go, sizeof go), 0);
+    tr_msg *m = test_recv(e->ib, R_BURST);
+    struct burst out;
+    memcpy(&out, tr_msg_data(m), sizeof out);
+    tr_msg_free(m);
+    return out;
+}
+
+// From the sink's own loop the sink cannot run during the burst, so each
+// policy's outcome is exact.
+static void
+test_same_loop_burst_policies(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, 8, TR_OVERFLOW_REFUSE, 0);
+    struct burst b = burst_on(&e, 0, 20);
+    assert_int_equal(b.ok, 8);
+    assert_int_equal(b.full, 12);
+    struct sink_report r = report(&e);
+    assert_int_equal(r.count, 8);
+    assert_int_equal(r.last, 7);
+    env_close(&e);
+
+    env_open(&e, 8, TR_OVERFLOW_DROP_NEWEST, 0);
+    b = burst_on(&e, 0, 20);
+    assert_int_equal(b.ok, 20); // a dropped message is not an error
+    r = report(&e);
+    assert_int_equal(r.count, 8);
+    assert_int_equal(r.first, 0);
+    assert_int_equal(r.last, 7);
+    tr_mailbox_info mi;
+    assert_int_equal(tr_mailbox_stats(e.sys, e.sink, &mi), 0);
+    assert_int_equal(mi.dropped, 12);
+    env_close(&e);
+
+    env_open(&e, 8, TR_OVERFLOW_DROP_OLDEST, 0);
+    b = burst_on(&e, 0, 20);
+    assert_int_equal(b.ok, 20);
+    r = report(&e);
+    assert_int_equal(r.count, 8);
+    assert_int_equal(r.first, 12);
+    assert_int_equal(r.last, 19);
+    assert_int_equal(tr_mailbox_stats(e.sys, e.sink, &mi), 0);
+    assert_int_equal(mi.dropped, 12);
+    env_close(&e);
+}
+
 static void
 test_overload_alarm_with_hysteresis(void **state)
 {
@@ -431,6 +559,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_waiting_sender),
         cmocka_unit_test(test_racing_producers_lose_nothing),
         cmocka_unit_test(test_producer_pauses_and_resumes_on_writable),
+        cmocka_unit_test(test_same_loop_producer_pauses_and_resumes),
+        cmocka_unit_test(test_same_loop_burst_policies),
         cmocka_unit_test(test_overload_alarm_with_hysteresis),
     };
     test_main("actors/mailbox", tests, argc, argv);
