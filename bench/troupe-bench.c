@@ -87,6 +87,17 @@ struct job {
 
 #define REMOTE 3 // the variant of pingpong and counting across processes
 
+// counting's variants: placement on the next loop, a bounded mailbox.
+enum {
+    COUNT_PLAIN,
+    COUNT_CROSS,
+    COUNT_BOUNDED_CROSS,
+    COUNT_REMOTE = REMOTE,
+    COUNT_BOUNDED
+};
+#define BOUND        1024 // counting-bounded's mailbox capacity
+#define BOUNDED_TURN 4096 // sends per turn at most: past the bound
+
 // report is a driver's last word to main: what it counted and summed, so
 // main can check both.
 struct report {
@@ -405,21 +416,34 @@ struct producer {
     struct job job;
     tr_ref counter;
     uint64_t sent;
+    uint64_t pauses; // counting-bounded: TR_EFULLs, each a pause
 };
 
-// producer_batch sends the next BATCH numbers, then MSG_MORE to itself, or
-// MSG_GET to the counter after the last one.
+static bool
+count_bounded(const struct job *j)
+{
+    return j->variant == COUNT_BOUNDED || j->variant == COUNT_BOUNDED_CROSS;
+}
+
+// producer_batch sends the next BATCH numbers (bounded: until the mailbox
+// is full, at most BOUNDED_TURN), then MSG_MORE to itself, or MSG_GET to
+// the counter after the last one.
 static int
 producer_batch(tr_ctx *ctx, struct producer *s)
 {
     uint64_t end = batch_end(s->sent, s->job.n);
+    if (count_bounded(&s->job))
+        end = s->job.n - s->sent > BOUNDED_TURN ? s->sent + BOUNDED_TURN
+                                                : s->job.n;
     while (s->sent < end) {
         uint64_t v = s->sent + 1;
         int rc = tr_send(ctx, s->counter, MSG_ADD, &v, sizeof v);
         if (rc == TR_EFULL && s->job.variant == REMOTE) // outbox full
             return tr_send(ctx, tr_self(ctx), MSG_MORE, NULL, 0);
-        if (rc == TR_EFULL) // counting-bounded: pause until there is room
+        if (rc == TR_EFULL) { // counting-bounded: pause until there is room
+            s->pauses++;
             return tr_notify_writable(ctx, s->counter);
+        }
         if (rc != 0)
             return rc;
         s->sent = v;
@@ -435,18 +459,19 @@ producer_receive(tr_ctx *ctx, const tr_msg *m)
     struct producer *s = tr_state(ctx);
     int rc;
     if (tr_msg_type(m) == MSG_START) {
-        // Placement: the counter is the producer's child. In `counting` it
-        // has the default placement, its parent's loop, as a user's would;
-        // in `counting-cross` it lives on the next loop, so with two or
-        // more loops they run in parallel and every message crosses
-        // threads.
+        // Placement: the counter is the producer's child. In `counting` and
+        // `counting-bounded` it has the default placement, its parent's
+        // loop, as a user's would; in the -cross variants it lives on the
+        // next loop, so with two or more loops they run in parallel and
+        // every message crosses threads.
         unsigned loops = tr_system_loops(tr_ctx_system(ctx));
         tr_spawn_opts o = {.placement = TR_PLACE_LOOP,
                            .loop = tr_ctx_loop(ctx)};
-        if (s->job.variant != 0)
+        if (s->job.variant == COUNT_CROSS ||
+            s->job.variant == COUNT_BOUNDED_CROSS)
             o.loop = (o.loop + 1) % loops;
-        if (s->job.variant == 2) // counting-bounded
-            o.capacity = 1024;
+        if (count_bounded(&s->job))
+            o.capacity = BOUND;
         rc = 0;
         if (s->job.variant == REMOTE)
             s->counter = s->job.peer;
@@ -461,6 +486,9 @@ producer_receive(tr_ctx *ctx, const tr_msg *m)
                tr_msg_size(m) == sizeof(struct report)) {
         struct report r;
         memcpy(&r, tr_msg_data(m), sizeof r);
+        // A bounded run that never filled the mailbox did not measure it.
+        if (count_bounded(&s->job) && s->pauses == 0)
+            return report(ctx, r.count, r.sum, TR_EPROTO);
         return report(ctx, r.count, r.sum, 0);
     } else {
         return TR_EUNHANDLED;
@@ -488,23 +516,30 @@ run_counting_variant(struct bench *b, int variant)
 static int
 run_counting(struct bench *b)
 {
-    return run_counting_variant(b, 0);
+    return run_counting_variant(b, COUNT_PLAIN);
 }
 
 static int
 run_counting_cross(struct bench *b)
 {
-    return run_counting_variant(b, 1);
+    return run_counting_variant(b, COUNT_CROSS);
 }
 
-// counting-bounded: as counting-cross, with the counter's mailbox bounded
-// at 1,024; the producer pauses on TR_EFULL and resumes on
-// TR_MSG_WRITABLE. (On one loop the producer and the counter take turns
-// and the bound is never reached, so the counter is on the next loop.)
+// counting-bounded: counting with the counter's mailbox bounded at 1,024;
+// the producer sends until TR_EFULL (so, on one loop, 1,024 at a time),
+// pauses, and resumes on TR_MSG_WRITABLE, which the counter's loop sends
+// once the mailbox is half empty. The run fails if it never paused.
+// counting-bounded-cross: the same with the counter on the next loop.
 static int
 run_counting_bounded(struct bench *b)
 {
-    return run_counting_variant(b, 2);
+    return run_counting_variant(b, COUNT_BOUNDED);
+}
+
+static int
+run_counting_bounded_cross(struct bench *b)
+{
+    return run_counting_variant(b, COUNT_BOUNDED_CROSS);
 }
 
 // ---------------------------------------------------------------------------
@@ -1622,6 +1657,11 @@ static const struct workload workloads[] = {
     {"counting", 1, {30000000}, "msgs/s", run_counting},
     {"counting-cross", 1, {30000000}, "msgs/s", run_counting_cross},
     {"counting-bounded", 1, {30000000}, "msgs/s", run_counting_bounded},
+    {"counting-bounded-cross",
+     1,
+     {30000000},
+     "msgs/s",
+     run_counting_bounded_cross},
     {"fjcreate", 1, {10000000}, "actors/s", run_fjcreate},
     {"idle", 1, {1000000}, "B/actor", run_idle},
     {"threadring", 1, {30000000}, "hops/s", run_threadring},
