@@ -10,14 +10,13 @@
 // deadline.
 #define _POSIX_C_SOURCE 200809L
 #include "tests/actors/probe.h"
+#include "tests/cluster/nodes.h"
 
 #include <troupe/cluster.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char secret[] = "test secret";
 
 static _Atomic unsigned conflicts; // event=name_conflict lines, any node
 
@@ -30,41 +29,9 @@ log_count(void *cookie, enum tr_log_level level, const char *line)
         atomic_fetch_add(&conflicts, 1);
 }
 
-static tr_system *
-node_open(const char *name, const char *seed)
-{
-    tr_system *sys;
-    tr_config cfg = {.loops = 2, .log_fn = log_count};
-    assert_int_equal(tr_system_open(&sys, &cfg), 0);
-    const char *seeds[1] = {seed};
-    tr_node_config nc = {
-        .name = name,
-        .listen = "tcp://127.0.0.1:0",
-        .seeds = seeds,
-        .nseeds = seed != NULL,
-        .secret = secret,
-        .secret_len = strlen(secret),
-        .heartbeat_ms = 100,
-        .timeout_ms = 5000, // sanitizer builds on a loaded machine
-        .reconnect_min_ms = 20,
-        .reconnect_max_ms = 200,
-        // 50,000 REGs go out at once: room for them in the outbox.
-        .outbox_bytes = 64u << 20,
-    };
-    assert_int_equal(tr_node_start(sys, &nc), 0);
-    return sys;
-}
-
-static void
-pair_open(tr_system **a, tr_system **b)
-{
-    char url[256];
-    *a = node_open("a", NULL);
-    assert_int_equal(tr_node_url(*a, url, sizeof url), 0);
-    *b = node_open("b", url);
-    assert_int_equal(tr_node_wait_peers(*a, 1, TEST_WAIT_MS), 0);
-    assert_int_equal(tr_node_wait_peers(*b, 1, TEST_WAIT_MS), 0);
-}
+// 50,000 REGs go out at once: room for them in the outbox.
+static const struct test_node_opts opts = {.log_fn = log_count,
+                                           .outbox_bytes = 64u << 20};
 
 static void
 spawn_owners(tr_system *sys, tr_ref *v, unsigned n)
@@ -174,7 +141,7 @@ test_many_names(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, &opts);
     tr_ref *owners = calloc(OWNERS, sizeof *owners);
     tr_ref *owner = calloc(MANY, sizeof *owner);
     assert_non_null(owners);
@@ -270,8 +237,8 @@ static void
 test_peer_down_purges_its_names(void **state)
 {
     (void)state;
-    tr_system *a = node_open("a", NULL);
-    tr_system *b = node_open("b", NULL);
+    tr_system *a = test_node_open("a", NULL, &opts);
+    tr_system *b = test_node_open("b", NULL, &opts);
     tr_ref oa[8], ob[8];
     spawn_owners(a, oa, 8);
     spawn_owners(b, ob, 8);
@@ -380,7 +347,7 @@ test_register_30000_timing(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, &opts);
     tr_ref *owner = calloc(TIMED, sizeof *owner);
     assert_non_null(owner);
     spawn_owners(a, owner, TIMED);

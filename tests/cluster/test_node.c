@@ -4,6 +4,7 @@
 // Nodes in one process, each its own tr_system, over loopback TCP.
 #define _POSIX_C_SOURCE 200809L
 #include "tests/actors/probe.h"
+#include "tests/cluster/nodes.h"
 
 #include <troupe/cluster.h>
 #include <troupe/pack.h>
@@ -14,42 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char secret[] = "test secret";
-
-static tr_system *
-node_open(const char *name, const char *seed, const char *key)
-{
-    tr_system *sys;
-    tr_config cfg = {.loops = 2};
-    assert_int_equal(tr_system_open(&sys, &cfg), 0);
-    const char *seeds[1] = {seed};
-    tr_node_config nc = {
-        .name = name,
-        .listen = "tcp://127.0.0.1:0",
-        .seeds = seeds,
-        .nseeds = seed != NULL,
-        .secret = key,
-        .secret_len = strlen(key),
-        .heartbeat_ms = 100,
-        .timeout_ms = 5000, // sanitizer builds on a loaded machine
-        .reconnect_min_ms = 20,
-        .reconnect_max_ms = 200,
-    };
-    assert_int_equal(tr_node_start(sys, &nc), 0);
-    return sys;
-}
-
-static void
-pair_open(tr_system **a, tr_system **b)
-{
-    char url[256];
-    *a = node_open("a", NULL, secret);
-    assert_int_equal(tr_node_url(*a, url, sizeof url), 0);
-    *b = node_open("b", url, secret);
-    assert_int_equal(tr_node_wait_peers(*a, 1, TEST_WAIT_MS), 0);
-    assert_int_equal(tr_node_wait_peers(*b, 1, TEST_WAIT_MS), 0);
-}
 
 // Spawns a probe on `sys` reporting to `report`, registered as `name`, and
 // waits until `other` sees the name; returns the ref as `other` names it.
@@ -75,7 +40,7 @@ test_call_across_nodes(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     tr_ref echo = remote_probe(b, TR_REF_NONE, "echo", a, NULL);
     char node[TR_NODE_NAME_MAX];
     assert_int_equal(tr_ref_node(a, echo, node, sizeof node), 0);
@@ -133,7 +98,7 @@ test_fifo_under_load(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     tr_ref s;
     assert_int_equal(tr_system_spawn(&s, b, &seq_b, NULL, 0, NULL), 0);
     assert_int_equal(tr_register(b, "seq", s), 0);
@@ -171,7 +136,7 @@ test_monitor_and_link_across_nodes(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     tr_inbox *ib;
     assert_int_equal(tr_inbox_alloc(&ib, a), 0);
     tr_ref me = tr_inbox_ref(ib);
@@ -288,7 +253,7 @@ test_node_loss_fails_fast(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     tr_ref sink;
     assert_int_equal(tr_system_spawn(&sink, b, &sink_b, NULL, 0, NULL), 0);
     assert_int_equal(tr_register(b, "sink", sink), 0);
@@ -337,12 +302,12 @@ test_node_events(void **state)
 {
     (void)state;
     char url[256];
-    tr_system *a = node_open("a", NULL, secret);
+    tr_system *a = test_node_open("a", NULL, NULL);
     tr_inbox *ib;
     assert_int_equal(tr_inbox_alloc(&ib, a), 0);
     assert_int_equal(tr_node_monitor(a, tr_inbox_ref(ib)), 0);
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
-    tr_system *b = node_open("b", url, secret);
+    tr_system *b = test_node_open("b", url, NULL);
     tr_msg *m = test_recv(ib, TR_MSG_NODEUP);
     tr_node_event ev;
     memcpy(&ev, tr_msg_data(m), sizeof ev);
@@ -366,9 +331,10 @@ test_wrong_secret_refused(void **state)
 {
     (void)state;
     char url[256];
-    tr_system *a = node_open("a", NULL, secret);
+    tr_system *a = test_node_open("a", NULL, NULL);
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
-    tr_system *c = node_open("c", url, "not the secret");
+    tr_system *c = test_node_open(
+        "c", url, &(struct test_node_opts){.key = "not the secret"});
     tr_node_stats st = {0};
     TEST_WAIT_UNTIL(tr_node_stats_get(c, &st) == 0 && st.auth_failures > 0);
     assert_true(st.auth_failures > 0);
@@ -416,7 +382,7 @@ test_bad_frames_refused(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     char url[256];
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
     tr_node_stats before, after;
@@ -455,13 +421,13 @@ test_join_a_node_with_names(void **state)
 {
     (void)state;
     char url[256];
-    tr_system *a = node_open("a", NULL, secret);
+    tr_system *a = test_node_open("a", NULL, NULL);
     tr_ref p;
     assert_int_equal(
         tr_system_spawn(&p, a, &probe, &TR_REF_NONE, sizeof(tr_ref), NULL), 0);
     assert_int_equal(tr_register(a, "early", p), 0);
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
-    tr_system *b = node_open("b", url, secret); // only b dials
+    tr_system *b = test_node_open("b", url, NULL); // only b dials
     assert_int_equal(tr_node_wait_peers(b, 1, 5000), 0);
     tr_ref r = TR_REF_NONE;
     TEST_WAIT_UNTIL(tr_whereis(b, "early", &r) == 0);
@@ -491,8 +457,8 @@ mutual_node(const char *name)
     tr_node_config nc = {
         .name = name,
         .listen = "tcp://127.0.0.1:0",
-        .secret = secret,
-        .secret_len = strlen(secret),
+        .secret = test_secret,
+        .secret_len = strlen(test_secret),
         .heartbeat_ms = 200,
         .timeout_ms = 30000,
         .reconnect_min_ms = 10,
@@ -594,12 +560,12 @@ test_restart_new_incarnation(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     tr_ref old = remote_probe(b, TR_REF_NONE, "svc", a, NULL);
     test_close(b);
     char url[256];
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
-    b = node_open("b", url, secret);
+    b = test_node_open("b", url, NULL);
     tr_ref fresh = remote_probe(b, TR_REF_NONE, "svc", a, NULL);
     assert_false(tr_ref_eq(old, fresh));
     assert_int_equal(tr_system_send(a, old, P_ECHO, NULL, 0), TR_ENOACTOR);
@@ -618,11 +584,11 @@ test_transitive_mesh(void **state)
 {
     (void)state;
     char url[256];
-    tr_system *a = node_open("a", NULL, secret);
+    tr_system *a = test_node_open("a", NULL, NULL);
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
-    tr_system *b = node_open("b", url, secret);
+    tr_system *b = test_node_open("b", url, NULL);
     assert_int_equal(tr_node_wait_peers(b, 1, TEST_WAIT_MS), 0);
-    tr_system *c = node_open("c", url, secret);
+    tr_system *c = test_node_open("c", url, NULL);
     assert_int_equal(tr_node_wait_peers(c, 2, TEST_WAIT_MS), 0);
     assert_int_equal(tr_node_wait_peers(b, 2, TEST_WAIT_MS), 0);
     assert_int_equal(tr_node_wait_peers(a, 2, TEST_WAIT_MS), 0);
@@ -686,10 +652,10 @@ test_groups_across_nodes(void **state)
 {
     (void)state;
     char url[256];
-    tr_system *a = node_open("a", NULL, secret);
+    tr_system *a = test_node_open("a", NULL, NULL);
     assert_int_equal(tr_node_url(a, url, sizeof url), 0);
-    tr_system *b = node_open("b", url, secret);
-    tr_system *c = node_open("c", url, secret);
+    tr_system *b = test_node_open("b", url, NULL);
+    tr_system *c = test_node_open("c", url, NULL);
     assert_int_equal(tr_node_wait_peers(a, 2, TEST_WAIT_MS), 0);
     assert_int_equal(tr_node_wait_peers(b, 2, TEST_WAIT_MS), 0);
     assert_int_equal(tr_node_wait_peers(c, 2, TEST_WAIT_MS), 0);
@@ -768,7 +734,7 @@ test_names_go_with_their_owner(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     tr_ref local;
     remote_probe(b, TR_REF_NONE, "svc", a, &local);
     assert_int_equal(tr_register(b, "svc", local), 0); // same owner: fine
@@ -794,8 +760,8 @@ static void
 test_name_conflict_settles_the_same_everywhere(void **state)
 {
     (void)state;
-    tr_system *a = node_open("a", NULL, secret);
-    tr_system *b = node_open("b", NULL, secret);
+    tr_system *a = test_node_open("a", NULL, NULL);
+    tr_system *b = test_node_open("b", NULL, NULL);
     tr_ref xa, xb;
     assert_int_equal(tr_system_spawn(&xa, a, &probe, NULL, 0, NULL), 0);
     assert_int_equal(tr_system_spawn(&xb, b, &probe, NULL, 0, NULL), 0);
@@ -834,7 +800,7 @@ test_remote_spawn(void **state)
 {
     (void)state;
     tr_system *a, *b;
-    pair_open(&a, &b);
+    test_pair_open(&a, &b, NULL);
     assert_int_equal(tr_node_behavior(b, "probe", &probe), 0);
     assert_int_equal(tr_node_behavior(b, "probe", &probe), TR_EBUSY);
     tr_inbox *ib;
@@ -894,8 +860,8 @@ tls_node(const char *name, const char *seed, const char *who, const char *ca)
         .listen = "tls+tcp://127.0.0.1:0",
         .seeds = seeds,
         .nseeds = seed != NULL,
-        .secret = secret,
-        .secret_len = strlen(secret),
+        .secret = test_secret,
+        .secret_len = strlen(test_secret),
         .heartbeat_ms = 100,
         .timeout_ms = 5000,
         .reconnect_min_ms = 20,
@@ -937,8 +903,8 @@ test_tls(void **state)
     assert_int_equal(tr_system_open(&d, NULL), 0);
     tr_node_config nc = {.name = "d",
                          .listen = "tls+tcp://127.0.0.1:0",
-                         .secret = secret,
-                         .secret_len = strlen(secret)};
+                         .secret = test_secret,
+                         .secret_len = strlen(test_secret)};
     assert_int_equal(tr_node_start(d, &nc), TR_EINVAL);
     test_close(d);
 }
