@@ -254,6 +254,21 @@ test_submission_round_trip_and_bad_bytes(void **state)
                      TR_EPROTO);
 }
 
+// repack packs `in` and unpacks it again, with ttl_max_ms 600000: the
+// unpack's result.
+static int
+repack(const struct notify_submission *in)
+{
+    struct notify_submission out;
+    tr_pack p;
+    tr_pack_init(&p, NULL, 0);
+    assert_int_equal(notify_submission_pack(&p, in), 0);
+    int rc = notify_submission_unpack(&out, tr_pack_data(&p), tr_pack_len(&p),
+                                      600000);
+    tr_pack_fini(&p);
+    return rc;
+}
+
 // A well-formed payload whose strings exceed the edge's limits is refused:
 // the api copies the name into a key of NOTIFY_NAME_MAX + 2 bytes and the
 // courier into its entry's NOTIFY_NAME_MAX, so a longer one would overflow.
@@ -279,15 +294,8 @@ test_submission_over_the_limits_is_refused(void **state)
                                        .title_len = lens[i][1],
                                        .body = big,
                                        .body_len = lens[i][2],
-                                       .ttl_ms = 1000},
-                                 out;
-        tr_pack p;
-        tr_pack_init(&p, NULL, 0);
-        assert_int_equal(notify_submission_pack(&p, &in), 0);
-        assert_int_equal(notify_submission_unpack(&out, tr_pack_data(&p),
-                                                  tr_pack_len(&p), 600000),
-                         i == 0 ? 0 : TR_EPROTO);
-        tr_pack_fini(&p);
+                                       .ttl_ms = 1000};
+        assert_int_equal(repack(&in), i == 0 ? 0 : TR_EPROTO);
     }
 }
 
@@ -305,15 +313,8 @@ test_submission_ttl_over_the_limit_is_refused(void **state)
                                        .title = "t",
                                        .title_len = 1,
                                        .body = "",
-                                       .ttl_ms = ttls[i]},
-                                 out;
-        tr_pack p;
-        tr_pack_init(&p, NULL, 0);
-        assert_int_equal(notify_submission_pack(&p, &in), 0);
-        assert_int_equal(notify_submission_unpack(&out, tr_pack_data(&p),
-                                                  tr_pack_len(&p), 600000),
-                         i < 2 ? 0 : TR_EPROTO);
-        tr_pack_fini(&p);
+                                       .ttl_ms = ttls[i]};
+        assert_int_equal(repack(&in), i < 2 ? 0 : TR_EPROTO);
     }
     // And the configuration keeps ttl_max_ms itself within a day.
     notify_config c;
