@@ -366,36 +366,52 @@ static const tr_behavior producer = {
     .receive = prod_receive,
 };
 
+// produce_start spawns a producer on `loop` and tells it to send n items
+// to the sink.
+static void
+produce_start(struct env *e, unsigned loop, uint32_t n)
+{
+    tr_spawn_opts o = {.placement = TR_PLACE_LOOP, .loop = loop};
+    tr_ref pr;
+    assert_int_equal(tr_system_spawn(&pr, e->sys, &producer, NULL, 0, &o), 0);
+    struct prod go = {e->sink, tr_inbox_ref(e->ib), 0, n, 0};
+    assert_int_equal(tr_system_send(e->sys, pr, P_GO, &go, sizeof go), 0);
+}
+
+// produce_end waits for the producer to finish and checks that the sink
+// got all n items in order, one refusal per pause; returns the pauses.
+static uint32_t
+produce_end(struct env *e, uint32_t n)
+{
+    tr_msg *m = test_recv(e->ib, R_PRODUCED);
+    uint32_t pauses;
+    memcpy(&pauses, tr_msg_data(m), sizeof pauses);
+    tr_msg_free(m);
+    struct sink_report r = report(e);
+    assert_int_equal(r.count, n); // every message, none lost
+    assert_int_equal(r.first, 0);
+    assert_int_equal(r.last, n - 1);
+    tr_mailbox_info mi;
+    assert_int_equal(tr_mailbox_stats(e->sys, e->sink, &mi), 0);
+    assert_int_equal(mi.refused, pauses); // one refusal per pause
+    return pauses;
+}
+
 static void
 test_producer_pauses_and_resumes_on_writable(void **state)
 {
     (void)state;
     struct env e;
     env_open(&e, 64, TR_OVERFLOW_REFUSE, 0);
-    tr_spawn_opts other = {.placement = TR_PLACE_LOOP, .loop = 1};
-    tr_ref pr;
-    assert_int_equal(tr_system_spawn(&pr, e.sys, &producer, NULL, 0, &other),
-                     0);
     block(&e); // the sink starts stuck: the producer must pause
-    struct prod go = {e.sink, tr_inbox_ref(e.ib), 0, 100000, 0};
-    assert_int_equal(tr_system_send(e.sys, pr, P_GO, &go, sizeof go), 0);
+    produce_start(&e, 1, 100000);
     int64_t end = tr_now_ns() + (int64_t)TEST_WAIT_MS * 1000000;
     tr_mailbox_info mi;
     while (tr_mailbox_stats(e.sys, e.sink, &mi) == 0 && mi.refused == 0 &&
            tr_now_ns() < end)
         sched_yield();
     unblock(&e);
-    tr_msg *m = test_recv(e.ib, R_PRODUCED);
-    uint32_t pauses;
-    memcpy(&pauses, tr_msg_data(m), sizeof pauses);
-    tr_msg_free(m);
-    assert_true(pauses >= 1);
-    struct sink_report r = report(&e);
-    assert_int_equal(r.count, 100000); // every message, none lost
-    assert_int_equal(r.first, 0);
-    assert_int_equal(r.last, 99999);
-    assert_int_equal(tr_mailbox_stats(e.sys, e.sink, &mi), 0);
-    assert_int_equal(mi.refused, pauses); // one refusal per pause
+    assert_true(produce_end(&e, 100000) >= 1);
     env_close(&e);
 }
 
@@ -407,26 +423,12 @@ test_same_loop_producer_pauses_and_resumes(void **state)
     (void)state;
     struct env e;
     env_open(&e, 64, TR_OVERFLOW_REFUSE, 0);
-    tr_spawn_opts same = {.placement = TR_PLACE_LOOP, .loop = 0};
-    tr_ref pr;
-    assert_int_equal(tr_system_spawn(&pr, e.sys, &producer, NULL, 0, &same), 0);
-    struct prod go = {e.sink, tr_inbox_ref(e.ib), 0, 100000, 0};
-    assert_int_equal(tr_system_send(e.sys, pr, P_GO, &go, sizeof go), 0);
-    tr_msg *m = test_recv(e.ib, R_PRODUCED);
-    uint32_t pauses;
-    memcpy(&pauses, tr_msg_data(m), sizeof pauses);
-    tr_msg_free(m);
+    produce_start(&e, 0, 100000);
+    uint32_t pauses = produce_end(&e, 100000);
     // The sink cannot run during the producer's turn: every pause comes
     // after exactly a full mailbox, and the sink frees at least half.
     assert_true(pauses >= 100000 / 64);
     assert_true(pauses <= 100000 / 32 + 1);
-    struct sink_report r = report(&e);
-    assert_int_equal(r.count, 100000);
-    assert_int_equal(r.first, 0);
-    assert_int_equal(r.last, 99999);
-    tr_mailbox_info mi;
-    assert_int_equal(tr_mailbox_stats(e.sys, e.sink, &mi), 0);
-    assert_int_equal(mi.refused, pauses);
     env_close(&e);
 }
 
